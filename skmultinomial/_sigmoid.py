@@ -1,0 +1,335 @@
+"""SigmoidMultiLabelClassifier: an independent sigmoid per label, any number of labels per sample."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import log_expit, logit
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+
+from ._base import _LinearNLLClassifier, _Problem
+from ._loss import SIGMOID, binary_log_proba, log_softmax
+
+__all__ = ["SigmoidMultiLabelClassifier"]
+
+
+class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
+    """Multi-label logistic regression: an independent sigmoid per label, fitted by L-BFGS.
+
+    A sample may carry any number of the ``L`` labels. The model is
+    ``P(label l | x) = expit(w_l . x + b_l)`` and each label's sigmoid is fitted by
+    minimising its penalised binary cross-entropy::
+
+        C * sum_i s_il * [log(1 + exp(z_il)) - t_il z_il]  +  1/2 * ||w_l||^2,   z_il = w_l . x_i + b_l
+
+    with ``s_il`` the sample weight times the label's class weight of ``t_il`` (and its
+    ``pos_weight`` when ``t_il = 1``); the intercepts are not penalised. The labels are
+    independent problems, each fitted to ``tol`` on its own; without class or positive
+    weights the fit equals ``OneVsRestClassifier(LogisticRegression(C=C))``.
+    Probabilities are per label and do not sum to 1.
+
+    The targets may be:
+
+    - 2-D ``Y`` of shape (n_samples, n_labels), a 0/1 indicator matrix (dense or sparse,
+      e.g. from ``MultiLabelBinarizer``): one sigmoid per column; ``classes_`` is
+      ``np.arange(n_labels)``; ``predict`` returns the 0/1 indicator matrix and
+      ``predict_proba`` the per-label probabilities, shape (n_samples, n_labels).
+    - 1-D binary labels: one sigmoid, the same model as ``LogisticRegression``;
+      ``predict_proba`` has the two columns of ``classes_``.
+    - 1-D labels of ``K >= 3`` classes: one sigmoid per class (one-vs-rest), ``predict``
+      is the class of the largest logit and ``predict_proba`` the sigmoids normalised
+      over the classes, as ``OneVsRestClassifier`` does. For one class per sample,
+      :class:`~skmultinomial.SoftmaxRegressionClassifier` is the likelihood that fits.
+
+    A 2-D column of shape (n_samples, 1) is read as 1-D labels. A label that is constant
+    in training is still fitted (its probability tends to 0 or 1 as far as ``tol``
+    allows) and gives a ``UserWarning``.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse of the regularisation strength; ``np.inf`` fits without penalty.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept per label.
+    class_weight : dict, list of dict or "balanced", default=None
+        Weights of negative and positive examples per label, as
+        ``OneVsRestClassifier(LogisticRegression(class_weight=...))`` applies them:
+        ``"balanced"`` weighs label ``l``'s positives by ``n_samples / (2 n_pos_l)`` and
+        its negatives by ``n_samples / (2 n_neg_l)``; a list holds one dict
+        ``{0: w_negative, 1: w_positive}`` per label (scikit-learn's multi-output
+        convention). For 1-D labels a dict ``{class_label: weight}`` weighs the samples
+        of each class, as in ``LogisticRegression``.
+    pos_weight : float, array-like of shape (n_labels,) or "balanced", default=None
+        Extra weight of the positive examples in each label's loss, as PyTorch's
+        ``BCEWithLogitsLoss(pos_weight=...)``; ``"balanced"`` uses
+        ``n_neg_l / n_pos_l``. It multiplies ``class_weight``.
+    threshold : float or array-like of shape (n_labels,), default=0.5
+        ``predict`` marks a label when its probability is strictly above the threshold
+        (one per label, or one for all). Ignored for 1-D labels of 3 or more classes,
+        where ``predict`` takes the most probable class.
+    tol : float, default=1e-4
+        Each label's L-BFGS stops when the largest gradient entry of its objective
+        divided by ``C * sum_i s_il`` falls below ``tol``.
+    max_iter : int, default=100
+        Maximum number of L-BFGS iterations per label.
+    warm_start : bool, default=False
+        Start from the previous solution when the shapes agree, else from zeros.
+    verbose : int, default=0
+        If positive, print the objective and the largest gradient entry at each
+        iteration.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_labels,) or (n_classes,)
+        ``np.arange(n_labels)`` for 2-D ``Y``, the sorted class labels for 1-D ``y``.
+    y_type_ : {"multilabel-indicator", "binary", "multiclass"}
+        Which kind of target the model was fitted on.
+    coef_ : ndarray of shape (n_labels, n_features)
+        Weights, one row per sigmoid (one row for 1-D binary labels), in the dtype of
+        the training data.
+    intercept_ : ndarray of shape (n_labels,)
+        Intercepts; zeros when ``fit_intercept=False``.
+    n_iter_ : ndarray of shape (n_labels,)
+        Number of L-BFGS iterations run for each label.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    SoftmaxRegressionClassifier : Exactly one class per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from skmultinomial import SigmoidMultiLabelClassifier
+    >>> X, Y = make_multilabel_classification(n_samples=200, n_classes=4, random_state=0)
+    >>> clf = SigmoidMultiLabelClassifier().fit(X, Y)
+    >>> clf.coef_.shape
+    (4, 20)
+    >>> clf.predict(X[:2])
+    array([[1, 0, 0, 0],
+           [1, 1, 1, 0]])
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 4)
+    """
+
+    _parameter_constraints: dict = {
+        **_LinearNLLClassifier._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+        "pos_weight": [
+            "array-like",
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"balanced"}),
+            None,
+        ],
+        "threshold": [Interval(Real, 0, 1, closed="neither"), "array-like"],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        fit_intercept=True,
+        class_weight=None,
+        pos_weight=None,
+        threshold=0.5,
+        tol=1e-4,
+        max_iter=100,
+        warm_start=False,
+        verbose=0,
+    ):
+        super().__init__(
+            C=C,
+            fit_intercept=fit_intercept,
+            class_weight=class_weight,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+        self.pos_weight = pos_weight
+        self.threshold = threshold
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_targets(self, y, sample_weight):
+        s = sample_weight
+        if y.ndim == 2:
+            Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+            kind = type_of_target(Y)
+            if kind != "multilabel-indicator":
+                raise ValueError(
+                    "SigmoidMultiLabelClassifier needs 2-D targets as a 0/1 indicator "
+                    f"matrix of shape (n_samples, n_labels), but Y is {kind}. Encode "
+                    "label sets with sklearn.preprocessing.MultiLabelBinarizer."
+                )
+            if isinstance(self.class_weight, dict):
+                raise ValueError(
+                    "For multi-label Y, class_weight must be 'balanced' or a list of one "
+                    "dict {0: weight_negative, 1: weight_positive} per label; a single "
+                    "dict of class weights is for 1-D labels."
+                )
+            self.y_type_ = "multilabel-indicator"
+            self.classes_ = np.arange(Y.shape[1])
+            names = [f" for label {label}" for label in self.classes_]
+        else:
+            codes = self._encode_classes(y)
+            if isinstance(self.class_weight, dict):
+                s = s * self._class_weight_per_sample(y, codes)
+            n_classes = self.classes_.size
+            if n_classes == 2:
+                self.y_type_ = "binary"
+                Y = codes[:, None] == 1
+                names = [""]
+            else:
+                self.y_type_ = "multiclass"
+                Y = codes[:, None] == np.arange(n_classes)
+                names = [f" for class {label!r}" for label in self.classes_]
+        Y = Y.astype(s.dtype)
+        w_pos, w_neg = self._label_weights(Y)
+        problems = []
+        for j, where in enumerate(names):
+            t = Y[:, j]
+            pos, neg = w_pos[j] * t, w_neg[j] * (1 - t)
+            w = pos + neg
+            # Weighting the two terms of a label's cross-entropy is the same as weighting
+            # the sample by w and moving its target to pos / w (exact for soft targets).
+            t_fit = np.divide(pos, w, out=t.copy(), where=w > 0)
+            problems.append(_Problem(t_fit[:, None], s * w, SIGMOID, 1, where))
+        return problems
+
+    def _label_weights(self, Y):
+        """Weights of the positive and negative term of each label, shapes (n_labels,)."""
+        n_samples, n_labels = Y.shape
+        n_pos = Y.sum(axis=0, dtype=np.float64)
+        n_neg = n_samples - n_pos
+        if self.y_type_ == "multilabel-indicator":
+            for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
+                state = "none" if n_pos[label] == 0 else "all"
+                warnings.warn(
+                    f"Label {label} is positive in {state} of the training samples: its "
+                    "sigmoid is fitted all the same and predicts a probability close to "
+                    f"{0 if n_pos[label] == 0 else 1} for every sample.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+        w_pos, w_neg = np.ones(n_labels), np.ones(n_labels)
+        if self.class_weight == "balanced":
+            np.divide(n_samples, 2 * n_pos, out=w_pos, where=n_pos > 0)
+            np.divide(n_samples, 2 * n_neg, out=w_neg, where=n_neg > 0)
+        elif isinstance(self.class_weight, list):
+            if self.y_type_ != "multilabel-indicator" or len(self.class_weight) != n_labels:
+                raise ValueError(
+                    "A list class_weight holds one dict {0: weight_negative, "
+                    f"1: weight_positive}} per label of a 2-D Y: {n_labels} labels here, "
+                    f"got {len(self.class_weight)} entries."
+                )
+            for j, weights in enumerate(self.class_weight):
+                if not isinstance(weights, dict) or not set(weights) <= {0, 1}:
+                    raise ValueError(
+                        f"class_weight[{j}] must be a dict with keys 0 and/or 1 "
+                        f"(negative and positive), got {weights!r}."
+                    )
+                w_neg[j], w_pos[j] = weights.get(0, 1.0), weights.get(1, 1.0)
+        if isinstance(self.pos_weight, str):  # "balanced"
+            ratio = np.ones(n_labels)
+            np.divide(n_neg, n_pos, out=ratio, where=(n_pos > 0) & (n_neg > 0))
+            w_pos *= ratio
+        elif self.pos_weight is not None:
+            w_pos *= self._per_label("pos_weight", self.pos_weight, n_labels)
+        return w_pos, w_neg
+
+    @staticmethod
+    def _per_label(name, value, n_labels, low=0.0, high=np.inf, closed=True):
+        """A scalar or per-label parameter as an array of shape (n_labels,), checked."""
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != n_labels):
+            raise ValueError(
+                f"{name} must be a scalar or have one entry per label ({n_labels}), "
+                f"got shape {value.shape}."
+            )
+        inside = (value >= low) & (value <= high) if closed else (value > low) & (value < high)
+        if not np.all(inside & np.isfinite(value)):
+            bounds = f"[{low:g}, inf)" if closed else f"({low:g}, {high:g})"
+            raise ValueError(f"{name} must lie in {bounds}, got {value}.")
+        return np.broadcast_to(value, (n_labels,))
+
+    def _logit_threshold(self):
+        n_labels = self.coef_.shape[0]
+        threshold = self._per_label("threshold", self.threshold, n_labels, 0.0, 1.0, False)
+        return logit(threshold)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit one sigmoid per label by penalised maximum likelihood with L-BFGS.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. float32 data is fitted in float32 and gives float32 ``coef_``.
+        y : array-like of shape (n_samples, n_labels) or (n_samples,)
+            A 0/1 indicator matrix of labels, or 1-D class labels (see the class
+            docstring).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample; a weight of 2 counts as the row twice.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        super().fit(X, y, sample_weight=sample_weight)
+        self._logit_threshold()  # a bad per-label threshold fails at fit, not at predict
+        return self
+
+    def predict(self, X):
+        """Predict labels: the indicator matrix, or class labels for 1-D targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            0/1 indicator (int) for multi-label models; class labels otherwise.
+        """
+        Z = self.decision_function(X)
+        if self.y_type_ == "multiclass":
+            return self.classes_[np.argmax(Z, axis=1)]
+        above = Z > self._logit_threshold()
+        if self.y_type_ == "binary":
+            return self.classes_[above.astype(np.intp)]
+        return above.astype(int)
+
+    def predict_log_proba(self, X):
+        """Log-probabilities, computed in log space (finite where ``log(proba)`` is not).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_labels) or (n_samples, n_classes)
+            Per-label log-probabilities for multi-label models; for 1-D targets, the
+            log-probabilities of ``classes_`` (normalised over classes when K >= 3).
+        """
+        Z = self.decision_function(X)
+        if self.y_type_ == "multilabel-indicator":
+            return log_expit(Z)
+        if self.y_type_ == "binary":
+            return binary_log_proba(Z)
+        # One-vs-rest normalisation p_k / sum_j p_j, done in log space so that rows whose
+        # sigmoids all underflow still give a distribution.
+        return log_softmax(log_expit(Z))

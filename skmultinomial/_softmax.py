@@ -1,0 +1,132 @@
+"""SoftmaxRegressionClassifier: multinomial logistic regression, one class per sample."""
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+
+from ._base import _LinearNLLClassifier, _Problem
+from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
+
+__all__ = ["SoftmaxRegressionClassifier"]
+
+
+class SoftmaxRegressionClassifier(_LinearNLLClassifier):
+    """Multinomial logistic (softmax) regression fitted by L-BFGS.
+
+    Each sample belongs to exactly one of ``K`` classes. The model is
+    ``P(y = k | x) = softmax(W x + b)_k`` and is fitted by minimising the penalised
+    cross-entropy (negative log-likelihood)::
+
+        C * sum_i s_i * [logsumexp(z_i) - z_{i, y_i}]  +  1/2 * ||W||_F^2,   z_i = W x_i + b
+
+    where ``s_i`` is the sample weight times the class weight of ``y_i`` and the
+    intercept ``b`` is not penalised. This is the objective of scikit-learn's
+    ``LogisticRegression(C=C)``, and the fit reaches the same optimum.
+
+    With two classes the softmax over two logits is the sigmoid of their difference, so
+    the model has a single logit ``z = w.x + b`` for ``classes_[1]``: ``coef_`` has shape
+    (1, n_features) and ``decision_function`` is 1-D, as in ``LogisticRegression``.
+    With ``K >= 3`` classes ``coef_`` has shape (K, n_features); the softmax is unchanged
+    by adding a vector to every row, and the reported ``coef_`` and ``intercept_`` are
+    the representative whose columns sum to zero over the classes (the penalised
+    optimum is already that one).
+
+    For samples that carry several labels at once, use
+    :class:`~skmultinomial.SigmoidMultiLabelClassifier`.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse of the regularisation strength; ``np.inf`` fits without penalty (the
+        maximum-likelihood estimate, which does not exist on separable data).
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept per logit.
+    class_weight : dict or "balanced", default=None
+        Weight of each class, ``{class_label: weight}``, multiplied into the sample
+        weights. ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``.
+    tol : float, default=1e-4
+        L-BFGS stops when the largest gradient entry of the objective divided by
+        ``C * sum_i s_i`` falls below ``tol`` (scikit-learn's ``gtol`` convention).
+    max_iter : int, default=100
+        Maximum number of L-BFGS iterations. A ``ConvergenceWarning`` is raised when it
+        is reached.
+    warm_start : bool, default=False
+        Start from the previous solution when the shapes agree, else from zeros.
+    verbose : int, default=0
+        If positive, print the objective and the largest gradient entry at each
+        iteration.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights, in the dtype of the training data (float32 or float64).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts; zeros when ``fit_intercept=False``.
+    n_iter_ : int
+        Number of L-BFGS iterations run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    SigmoidMultiLabelClassifier : An independent sigmoid per label.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skmultinomial import SoftmaxRegressionClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegressionClassifier(C=10.0).fit(X, y)
+    >>> clf.coef_.shape
+    (3, 4)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> clf.predict_proba(X[:1]).sum().round(12)
+    np.float64(1.0)
+    >>> round(clf.score(X, y), 2)
+    0.98
+    """
+
+    def _check_target_kind(self, y):
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            raise ValueError(
+                "SoftmaxRegressionClassifier fits exactly one class per sample, but y is "
+                f"2-D of shape {np.shape(y)} ({type_of_target(y)}). For samples that "
+                "carry several labels at once, use SigmoidMultiLabelClassifier; for one "
+                "label per sample, pass y as a 1-D array."
+            )
+        return y
+
+    def _encode_targets(self, y, sample_weight):
+        codes = self._encode_classes(y)
+        s = sample_weight * self._class_weight_per_sample(y, codes)
+        if self.classes_.size == 2:
+            T = codes.astype(sample_weight.dtype)[:, None]
+            return [_Problem(T, s, SIGMOID, 1)]
+        return [_Problem(codes, s, SOFTMAX, self.classes_.size)]
+
+    def _n_iter_attribute(self, n_iter):
+        return int(n_iter[0])
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed in log space.
+
+        Stays finite where ``np.log(predict_proba(X))`` would give ``-inf``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            return binary_log_proba(Z)
+        return log_softmax(Z)
