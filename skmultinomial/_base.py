@@ -14,6 +14,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -21,7 +22,7 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._loss import chunk_loss_grad
@@ -41,7 +42,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -92,14 +93,15 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        y = self._check_target_kind(y)
+        y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
+        self._check_target_kind(y, y_shape)
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
-            multi_output=np.ndim(y) == 2 and np.shape(y)[1] > 1,
+            multi_output=len(y_shape) == 2 and y_shape[1] > 1,
         )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -234,14 +236,21 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         if self.classes_.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {self.classes_[0]!r}."
+                f"but the data contains only one class: {self.classes_.tolist()[0]!r}."
             )
         return codes
 
-    def _class_weight_per_sample(self, y, codes):
-        """``class_weight`` (a dict or "balanced") as a weight per sample of 1-D labels."""
+    def _class_weight_per_sample(self, y, codes, sample_weight):
+        """``class_weight`` (a dict or "balanced") as a weight per sample of 1-D labels.
+
+        "balanced" counts the samples by their weight, as scikit-learn >= 1.9 does, so
+        that integer weights and repeated rows give the same class weights.
+        """
         if self.class_weight is None:
             return 1.0
+        if isinstance(self.class_weight, str):
+            counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
+            return _balanced(counts)[codes]
         return compute_class_weight(self.class_weight, classes=self.classes_, y=y)[codes]
 
     def predict_proba(self, X):
@@ -262,13 +271,16 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
     def _n_iter_attribute(self, n_iter):
         return n_iter
 
-    def _check_target_kind(self, y):
+    def _check_target_kind(self, y, y_shape):
         """Hook: reject target kinds the estimator does not model, before validation."""
-        return y
 
-    def _validate_X_predict(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, accept_sparse="csr", reset=False)
+
+def _balanced(counts):
+    """"balanced" weights ``sum(counts) / (len(counts) * counts)``; 0 for an empty count."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return np.divide(
+        counts.sum(axis=0), len(counts) * counts, out=np.zeros_like(counts), where=counts > 0
+    )
 
 
 class _Problem:

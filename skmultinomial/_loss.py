@@ -24,7 +24,7 @@ In both cases the derivative of loss_i with respect to the logits is ``q_i - t_i
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, log_expit
 
 __all__ = [
     "SIGMOID",
@@ -39,10 +39,13 @@ __all__ = [
 def log_softmax(Z):
     """Row-wise log-softmax of logits ``Z`` of shape (n_rows, K), computed in log space.
 
-    ``Z - logsumexp(Z)`` stays finite for any finite ``Z`` (logits of +-1e300 included),
-    where ``log(softmax(Z))`` gives ``-inf`` once a probability underflows.
+    Shifting by the row maximum first keeps every term exact: the result is finite for
+    any finite ``Z`` (logits of +-1e300 included), where ``log(softmax(Z))`` gives
+    ``-inf`` once a probability underflows, and ties at the maximum share the mass
+    exactly even when ``log(K)`` is below the resolution of the logits.
     """
-    return Z - logsumexp(Z, axis=1, keepdims=True)
+    shifted = Z - Z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def softmax(Z):
@@ -70,16 +73,17 @@ class _Softmax:
 
         ``Z`` is overwritten by the derivative: it is a temporary of the caller.
         """
-        # logsumexp subtracts the row maximum before exp: no overflow at any finite Z.
-        lse = logsumexp(Z, axis=1)
+        # Shift each row by its maximum: exp never overflows, the largest term is 1 so
+        # the log of the row sum is in [0, log K], and ties at the maximum stay exact.
+        Z -= Z.max(axis=1, keepdims=True)
         rows = np.arange(Z.shape[0])
-        if T.ndim == 1:
-            loss = lse - Z[rows, T]
-        else:
-            loss = lse - np.einsum("ij,ij->i", T, Z)
-        # Z <- softmax(Z) - T, in place.
-        Z -= lse[:, None]
+        # With rows of T summing to 1: logsumexp(z) - t.z = log(sum exp(z - m)) - t.(z - m).
+        t_dot_z = Z[rows, T] if T.ndim == 1 else np.einsum("ij,ij->i", T, Z)
         np.exp(Z, out=Z)
+        row_sum = Z.sum(axis=1)
+        loss = np.log(row_sum) - t_dot_z
+        # Z <- softmax(Z) - T, in place.
+        Z /= row_sum[:, None]
         if T.ndim == 1:
             Z[rows, T] -= 1
         else:

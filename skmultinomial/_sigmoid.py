@@ -9,7 +9,7 @@ from scipy.special import log_expit, logit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _LinearNLLClassifier, _Problem
+from ._base import _balanced, _LinearNLLClassifier, _Problem
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -57,7 +57,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         Weights of negative and positive examples per label, as
         ``OneVsRestClassifier(LogisticRegression(class_weight=...))`` applies them:
         ``"balanced"`` weighs label ``l``'s positives by ``n_samples / (2 n_pos_l)`` and
-        its negatives by ``n_samples / (2 n_neg_l)``; a list holds one dict
+        its negatives by ``n_samples / (2 n_neg_l)`` (counts weighted by
+        ``sample_weight``); a list holds one dict
         ``{0: w_negative, 1: w_positive}`` per label (scikit-learn's multi-output
         convention). For 1-D labels a dict ``{class_label: weight}`` weighs the samples
         of each class, as in ``LogisticRegression``.
@@ -184,7 +185,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         else:
             codes = self._encode_classes(y)
             if isinstance(self.class_weight, dict):
-                s = s * self._class_weight_per_sample(y, codes)
+                s = s * self._class_weight_per_sample(y, codes, s)
             n_classes = self.classes_.size
             if n_classes == 2:
                 self.y_type_ = "binary"
@@ -195,7 +196,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 Y = codes[:, None] == np.arange(n_classes)
                 names = [f" for class {label!r}" for label in self.classes_]
         Y = Y.astype(s.dtype)
-        w_pos, w_neg = self._label_weights(Y)
+        w_pos, w_neg = self._label_weights(Y, s)
         problems = []
         for j, where in enumerate(names):
             t = Y[:, j]
@@ -207,11 +208,15 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             problems.append(_Problem(t_fit[:, None], s * w, SIGMOID, 1, where))
         return problems
 
-    def _label_weights(self, Y):
-        """Weights of the positive and negative term of each label, shapes (n_labels,)."""
-        n_samples, n_labels = Y.shape
-        n_pos = Y.sum(axis=0, dtype=np.float64)
-        n_neg = n_samples - n_pos
+    def _label_weights(self, Y, sample_weight):
+        """Weights of the positive and negative term of each label, shapes (n_labels,).
+
+        Counts are weighted by ``sample_weight``, so integer weights and repeated rows
+        give the same weights.
+        """
+        n_labels = Y.shape[1]
+        n_pos = sample_weight.astype(np.float64) @ Y
+        n_neg = sample_weight.sum(dtype=np.float64) - n_pos
         if self.y_type_ == "multilabel-indicator":
             for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
                 state = "none" if n_pos[label] == 0 else "all"
@@ -224,8 +229,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 )
         w_pos, w_neg = np.ones(n_labels), np.ones(n_labels)
         if self.class_weight == "balanced":
-            np.divide(n_samples, 2 * n_pos, out=w_pos, where=n_pos > 0)
-            np.divide(n_samples, 2 * n_neg, out=w_neg, where=n_neg > 0)
+            w_neg, w_pos = _balanced([n_neg, n_pos])
         elif isinstance(self.class_weight, list):
             if self.y_type_ != "multilabel-indicator" or len(self.class_weight) != n_labels:
                 raise ValueError(

@@ -42,7 +42,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         Whether to fit an (unpenalised) intercept per logit.
     class_weight : dict or "balanced", default=None
         Weight of each class, ``{class_label: weight}``, multiplied into the sample
-        weights. ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``.
+        weights. ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``, the
+        counts weighted by ``sample_weight`` (as in scikit-learn >= 1.9).
     tol : float, default=1e-4
         L-BFGS stops when the largest gradient entry of the objective divided by
         ``C * sum_i s_i`` falls below ``tol`` (scikit-learn's ``gtol`` convention).
@@ -90,19 +91,18 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     0.98
     """
 
-    def _check_target_kind(self, y):
-        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+    def _check_target_kind(self, y, y_shape):
+        if len(y_shape) == 2 and y_shape[1] > 1:
             raise ValueError(
                 "SoftmaxRegressionClassifier fits exactly one class per sample, but y is "
-                f"2-D of shape {np.shape(y)} ({type_of_target(y)}). For samples that "
+                f"2-D of shape {y_shape} ({type_of_target(y)}). For samples that "
                 "carry several labels at once, use SigmoidMultiLabelClassifier; for one "
                 "label per sample, pass y as a 1-D array."
             )
-        return y
 
     def _encode_targets(self, y, sample_weight):
         codes = self._encode_classes(y)
-        s = sample_weight * self._class_weight_per_sample(y, codes)
+        s = sample_weight * self._class_weight_per_sample(y, codes, sample_weight)
         if self.classes_.size == 2:
             T = codes.astype(sample_weight.dtype)[:, None]
             return [_Problem(T, s, SIGMOID, 1)]

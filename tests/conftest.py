@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.preprocessing import StandardScaler
+
+TIGHT = {"tol": 1e-10, "max_iter": 10_000}
+
+
+def _standardised(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="session")
+def wine():
+    """3 classes, 178 x 13, standardised."""
+    return _standardised(load_wine)
+
+
+@pytest.fixture(scope="session")
+def iris():
+    """3 classes, 150 x 4, standardised."""
+    return _standardised(load_iris)
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    """2 classes, 569 x 30, standardised."""
+    return _standardised(load_breast_cancer)
+
+
+@pytest.fixture(scope="session")
+def noisy_multiclass():
+    """A non-separable 4-class problem where the maximum-likelihood fit exists."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    W = np.array([[1.0, -0.5, 0.3], [-0.4, 0.8, 0.1], [0.2, 0.2, -0.9], [0.0, 0.0, 0.0]])
+    Z = X @ W.T + np.array([0.3, -0.2, 0.1, 0.0])
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=p) for p in P])
+    return X, y
