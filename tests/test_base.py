@@ -1,0 +1,136 @@
+"""The shared driver: parameters, weights, convergence, blocks, warm start, verbosity."""
+
+import re
+
+import numpy as np
+import pytest
+from conftest import TIGHT
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skmultinomial._base as base
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params",
+    [{"C": 0}, {"C": -1.0}, {"tol": -1e-4}, {"max_iter": -1}, {"max_iter": 2.5},
+     {"class_weight": "equal"}, {"fit_intercept": "yes"}, {"warm_start": None}],
+)
+def test_bad_hyper_parameters_raise_invalid_parameter_error(Estimator, params, wine):
+    X, y = wine
+    with pytest.raises(InvalidParameterError, match=f"'{next(iter(params))}' parameter"):
+        Estimator(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [{"pos_weight": "auto"}, {"threshold": 1.5},
+                                    {"pos_weight": -1.0}, {"threshold": 0}])
+def test_bad_sigmoid_parameters_raise_invalid_parameter_error(params, wine):
+    X, y = wine
+    with pytest.raises(InvalidParameterError):
+        SigmoidMultiLabelClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_weighted_equals_repeated_data(Estimator, wine):
+    X, y = wine
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, size=y.size)
+    kw = {"class_weight": "balanced", **TIGHT}
+    weighted = Estimator(**kw).fit(X, y, sample_weight=counts)
+    repeated = Estimator(**kw).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_blocked_evaluation_equals_one_block(Estimator, wine, monkeypatch):
+    X, y = wine
+    one_block = Estimator(**TIGHT).fit(X, y)
+    monkeypatch.setattr(base, "_BLOCK_ELEMENTS", 7 * 3)  # 7 rows a block, last one short
+    blocked = Estimator(**TIGHT).fit(X, y)
+    np.testing.assert_allclose(blocked.coef_, one_block.coef_, rtol=1e-9, atol=1e-10)
+
+
+def test_tol_stops_where_logistic_regression_stops(wine, cancer):
+    # The same scaled objective and the same L-BFGS settings: the same stopping point.
+    for X, y in (wine, cancer):
+        for tol in (1e-2, 1e-4):
+            ours = SoftmaxRegressionClassifier(tol=tol).fit(X, y)
+            ref = LogisticRegression(tol=tol).fit(X, y)
+            assert abs(ours.n_iter_ - ref.n_iter_[0]) <= 1
+            np.testing.assert_allclose(ours.coef_, ref.coef_, atol=10 * tol)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_not_converged_warns_and_names_max_iter(Estimator, wine):
+    X, y = wine
+    with pytest.warns(ConvergenceWarning, match=re.escape("Increase max_iter (now 3)")):
+        clf = Estimator(max_iter=3).fit(X * 100, y)
+    assert np.max(clf.n_iter_) == 3
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_warm_start_continues_from_previous_solution(Estimator, wine):
+    X, y = wine
+    cold = Estimator(**TIGHT).fit(X, y)
+    clf = Estimator(warm_start=True, **TIGHT).fit(X, y)
+    clf.fit(X, y)
+    assert np.max(clf.n_iter_) <= 2
+    np.testing.assert_allclose(clf.coef_, cold.coef_, rtol=1e-5, atol=1e-6)
+    # a different C starts from the old optimum and reaches the new one
+    clf.set_params(C=0.1).fit(X, y)
+    np.testing.assert_allclose(
+        clf.coef_, Estimator(C=0.1, **TIGHT).fit(X, y).coef_, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_verbose_prints_objective_and_gradient_per_iteration(wine, capsys):
+    X, y = wine
+    clf = SoftmaxRegressionClassifier(verbose=1).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if " iter " in ln]
+    assert len(lines) == clf.n_iter_
+    values = [float(re.search(r"objective (\S+)", ln).group(1)) for ln in lines]
+    assert all(b <= a for a, b in zip(values, values[1:]))  # L-BFGS never goes up
+    assert "max|grad|" in lines[-1]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_sample_weight_errors(Estimator, wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        Estimator().fit(X, y, sample_weight=np.r_[-1.0, np.ones(y.size - 1)])
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        Estimator().fit(X, y, sample_weight=np.zeros(y.size))
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        Estimator().fit(X, y, sample_weight=np.ones(y.size - 1))
+    with pytest.raises(ValueError, match="Input sample_weight contains NaN"):
+        Estimator().fit(X, y, sample_weight=np.full(y.size, np.nan))
+
+
+def test_class_weights_that_remove_every_sample_are_rejected(wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="sum to zero"):
+        SoftmaxRegressionClassifier(class_weight={0: 0, 1: 0, 2: 0}).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_inconsistent_lengths_and_non_finite_X(Estimator, wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        Estimator().fit(X, y[:-1])
+    X_nan = X.copy()
+    X_nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        Estimator().fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        Estimator().fit(X_inf, y)
+    clf = Estimator().fit(X, y)
+    with pytest.raises(ValueError, match="expecting 13 features"):
+        clf.predict(X[:, :5])
