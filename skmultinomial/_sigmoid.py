@@ -112,11 +112,10 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     >>> clf = SigmoidMultiLabelClassifier().fit(X, Y)
     >>> clf.coef_.shape
     (4, 20)
-    >>> clf.predict(X[:2])
-    array([[1, 0, 0, 0],
-           [1, 1, 1, 0]])
-    >>> clf.predict_proba(X[:2]).shape
-    (2, 4)
+    >>> clf.predict(X[:2]).shape, clf.predict_proba(X[:2]).shape
+    ((2, 4), (2, 4))
+    >>> bool(np.all(clf.predict(X) == (clf.predict_proba(X) > 0.5)))
+    True
     """
 
     _parameter_constraints: dict = {

@@ -1,3 +1,9 @@
+import os
+
+# scikit-learn's estimator checks include an array-API check that runs only when SciPy
+# was imported with its array API support switched on.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
