@@ -11,7 +11,6 @@
 Nothing is downloaded: the digits ship with scikit-learn.
 """
 
-import sys
 import time
 import warnings
 
@@ -36,7 +35,7 @@ LABELS = {
 
 
 def _step(message):
-    print(f"  ... {message}", file=sys.stderr, flush=True)
+    print(f"  ... {message}", flush=True)
 
 
 def _table(title, header, rows):
