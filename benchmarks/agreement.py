@@ -29,8 +29,12 @@ TIGHT = {"tol": 1e-10, "max_iter": 10_000}
 
 def _params(clf):
     if hasattr(clf, "estimators_"):
-        return np.hstack([np.vstack([e.coef_ for e in clf.estimators_]),
-                          np.concatenate([e.intercept_ for e in clf.estimators_])[:, None]])
+        return np.hstack(
+            [
+                np.vstack([e.coef_ for e in clf.estimators_]),
+                np.concatenate([e.intercept_ for e in clf.estimators_])[:, None],
+            ]
+        )
     return np.hstack([clf.coef_, clf.intercept_[:, None]])
 
 
@@ -50,40 +54,54 @@ def _objective(clf, X, y, C, sample_weight=None, class_weight=None):
 
 def _row(name, ours, ref, X, y, C, **kw):
     f_ours, f_ref = _objective(ours, X, y, C, **kw), _objective(ref, X, y, C, **kw)
-    return (name, np.max(np.abs(_params(ours) - _params(ref))),
-            np.max(np.abs(ours.predict_proba(X) - ref.predict_proba(X))),
-            (f_ours - f_ref) / abs(f_ref))
+    return (
+        name,
+        np.max(np.abs(_params(ours) - _params(ref))),
+        np.max(np.abs(ours.predict_proba(X) - ref.predict_proba(X))),
+        (f_ours - f_ref) / abs(f_ref),
+    )
 
 
 def sklearn_rows():
     rows = []
     rng = np.random.default_rng(0)
-    for data_name, loader in [("wine", load_wine), ("breast cancer", load_breast_cancer),
-                              ("digits", load_digits)]:
+    for data_name, loader in [
+        ("wine", load_wine),
+        ("breast cancer", load_breast_cancer),
+        ("digits", load_digits),
+    ]:
         X, y = loader(return_X_y=True)
         X = StandardScaler().fit_transform(X)
         w = rng.uniform(0.2, 3.0, size=y.size)
         for C in (0.1, 1.0, 10.0):
             for label, kw, fit_kw in [
                 ("", {}, {}),
-                (", sample_weight + balanced", {"class_weight": "balanced"},
-                 {"sample_weight": w}),
+                (", sample_weight + balanced", {"class_weight": "balanced"}, {"sample_weight": w}),
             ]:
                 ours = SoftmaxRegressionClassifier(C=C, **kw, **TIGHT).fit(X, y, **fit_kw)
                 ref = LogisticRegression(C=C, **kw, **TIGHT).fit(X, y, **fit_kw)
                 name = f"softmax vs LogisticRegression, {data_name}, C={C:g}{label}"
                 # "balanced" weighs by weighted counts: pass the weights it used.
                 s = fit_kw.get("sample_weight")
-                cw = None if not kw else dict(zip(
-                    ours.classes_, s.sum() / (len(ours.classes_) * np.bincount(y, weights=s))))
+                cw = (
+                    None
+                    if not kw
+                    else dict(
+                        zip(
+                            ours.classes_,
+                            s.sum() / (len(ours.classes_) * np.bincount(y, weights=s)),
+                        )
+                    )
+                )
                 rows.append(_row(name, ours, ref, X, y, C, sample_weight=s, class_weight=cw))
     X, Y = make_multilabel_classification(n_samples=500, n_classes=6, random_state=0)
     X = StandardScaler().fit_transform(X)
     for C in (0.1, 1.0, 10.0):
         ours = SigmoidMultiLabelClassifier(C=C, **TIGHT).fit(X, Y)
         ref = OneVsRestClassifier(LogisticRegression(C=C, **TIGHT)).fit(X, Y)
-        rows.append(_row(f"sigmoid vs OneVsRest(LogisticRegression), 6 labels, C={C:g}",
-                         ours, ref, X, Y, C))
+        rows.append(
+            _row(f"sigmoid vs OneVsRest(LogisticRegression), 6 labels, C={C:g}", ours, ref, X, Y, C)
+        )
     return rows
 
 
@@ -101,10 +119,14 @@ def statsmodels_rows():
     ref = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
     params = np.vstack([ours.intercept_, ours.coef_.T])
     llf = ours.predict_log_proba(X)[np.arange(y.size), y].sum()
-    rows = [("softmax C=inf vs statsmodels MNLogit (class k - class 0)",
-             np.max(np.abs(params[:, 1:] - params[:, :1] - ref.params)),
-             np.max(np.abs(ours.predict_proba(X) - ref.predict(sm.add_constant(X)))),
-             (ref.llf - llf) / abs(ref.llf))]
+    rows = [
+        (
+            "softmax C=inf vs statsmodels MNLogit (class k - class 0)",
+            np.max(np.abs(params[:, 1:] - params[:, :1] - ref.params)),
+            np.max(np.abs(ours.predict_proba(X) - ref.predict(sm.add_constant(X)))),
+            (ref.llf - llf) / abs(ref.llf),
+        )
+    ]
     Y = (rng.random((2000, 4)) < 1 / (1 + np.exp(-Z))).astype(int)
     ours = SigmoidMultiLabelClassifier(C=np.inf, **TIGHT).fit(X, Y)
     d_par, d_prob, llf, ref_llf = 0.0, 0.0, 0.0, 0.0
@@ -115,8 +137,14 @@ def statsmodels_rows():
         d_prob = max(d_prob, np.max(np.abs(ours.predict_proba(X)[:, j] - ref.predict())))
         ref_llf += ref.llf
     llf = np.sum(np.where(Y == 1, log_p, np.log1p(-np.exp(log_p))))
-    rows.append(("sigmoid C=inf vs statsmodels Logit per label (4 labels)", d_par, d_prob,
-                 (ref_llf - llf) / abs(ref_llf)))
+    rows.append(
+        (
+            "sigmoid C=inf vs statsmodels Logit per label (4 labels)",
+            d_par,
+            d_prob,
+            (ref_llf - llf) / abs(ref_llf),
+        )
+    )
     return rows
 
 

@@ -1,8 +1,9 @@
 """``python -m skmultinomial``: both classifiers on scikit-learn's digits, next to scikit-learn.
 
-1. Softmax: ``GridSearchCV`` over ``C`` for ``Pipeline(StandardScaler, SoftmaxRegressionClassifier)``,
-   then 5-fold cross-validation of the chosen ``C`` next to ``LogisticRegression`` on the
-   same folds: accuracy, log loss, fit time.
+1. Softmax: ``GridSearchCV`` over ``C`` for
+   ``Pipeline(StandardScaler, SoftmaxRegressionClassifier)``, then 5-fold cross-validation
+   of the chosen ``C`` next to ``LogisticRegression`` on the same folds: accuracy, log
+   loss, fit time.
 2. Multi-label: four properties of the digit (even, greater than 4, prime, a multiple of 3)
    as four labels per image, ``SigmoidMultiLabelClassifier`` next to
    ``OneVsRestClassifier(LogisticRegression)`` on the same folds: per-label F1, subset
@@ -42,8 +43,10 @@ def _table(title, header, rows):
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
     for row in [header, ["-" * w for w in widths], *rows]:
-        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in
-                 enumerate(zip(row, widths))]
+        cells = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths))
+        ]
         print("  ".join(cells))
 
 
@@ -57,8 +60,10 @@ def softmax_part(X, y):
     _step("GridSearchCV over C for the softmax pipeline (5 folds x 5 values)")
     t0 = time.perf_counter()
     search = GridSearchCV(
-        ours, {"softmaxregressionclassifier__C": [0.01, 0.1, 1.0, 10.0, 100.0]},
-        cv=folds, scoring="neg_log_loss",
+        ours,
+        {"softmaxregressionclassifier__C": [0.01, 0.1, 1.0, 10.0, 100.0]},
+        cv=folds,
+        scoring="neg_log_loss",
     ).fit(X, y)
     C = search.best_params_["softmaxregressionclassifier__C"]
     _step(f"best C = {C:g} by cross-validated log loss ({time.perf_counter() - t0:.1f} s)")
@@ -72,14 +77,20 @@ def softmax_part(X, y):
         _step(f"5-fold cross-validation of {name}")
         res = _cv(make_pipeline(StandardScaler(), clf), X, y, folds, scoring)
         n_iter = np.mean([np.max(e[-1].n_iter_) for e in res["estimator"]])
-        rows.append([
-            name, f"{res['test_accuracy'].mean():.4f}", f"{-res['test_log_loss'].mean():.4f}",
-            f"{n_iter:.0f}", f"{res['fit_time'].mean() * 1e3:.1f}",
-        ])
+        rows.append(
+            [
+                name,
+                f"{res['test_accuracy'].mean():.4f}",
+                f"{-res['test_log_loss'].mean():.4f}",
+                f"{n_iter:.0f}",
+                f"{res['fit_time'].mean() * 1e3:.1f}",
+            ]
+        )
     _table(
         f"Softmax on digits ({X.shape[0]} x {X.shape[1]}, 10 classes), C={C:g}, "
         "mean over 5 stratified folds",
-        ["model", "accuracy", "log loss", "iterations", "fit time (ms)"], rows,
+        ["model", "accuracy", "log loss", "iterations", "fit time (ms)"],
+        rows,
     )
 
 
@@ -90,16 +101,28 @@ def _multilabel_scores(model, X, Y, folds):
         model.fit(X[train], Y[train])
         fit_time.append(time.perf_counter() - t0)
         clf = model[-1]
-        n_iter.append(np.sum(clf.n_iter_) if hasattr(clf, "n_iter_")
-                      else sum(e.n_iter_[0] for e in clf.estimators_))
+        n_iter.append(
+            np.sum(clf.n_iter_)
+            if hasattr(clf, "n_iter_")
+            else sum(e.n_iter_[0] for e in clf.estimators_)
+        )
         pred, proba = model.predict(X[test]), model.predict_proba(X[test])
         f1.append(f1_score(Y[test], pred, average=None))
         subset.append(np.mean(np.all(pred == Y[test], axis=1)))
         hamming.append(hamming_loss(Y[test], pred))
-        ll.append(np.mean([log_loss(Y[test][:, j], proba[:, j], labels=[0, 1])
-                           for j in range(Y.shape[1])]))
-    return (np.mean(f1, axis=0), np.mean(subset), np.mean(hamming), np.mean(ll),
-            np.mean(fit_time), np.mean(n_iter))
+        ll.append(
+            np.mean(
+                [log_loss(Y[test][:, j], proba[:, j], labels=[0, 1]) for j in range(Y.shape[1])]
+            )
+        )
+    return (
+        np.mean(f1, axis=0),
+        np.mean(subset),
+        np.mean(hamming),
+        np.mean(ll),
+        np.mean(fit_time),
+        np.mean(n_iter),
+    )
 
 
 def multilabel_part(X, digit):
@@ -112,13 +135,31 @@ def multilabel_part(X, digit):
     ]:
         _step(f"5-fold cross-validation of {name} on {Y.shape[1]} labels")
         f1, subset, hamming, ll, fit_time, n_iter = _multilabel_scores(
-            make_pipeline(StandardScaler(), clf), X, Y, folds)
-        rows.append([name, *(f"{v:.3f}" for v in f1), f"{subset:.3f}", f"{hamming:.4f}",
-                     f"{ll:.4f}", f"{n_iter:.0f}", f"{fit_time * 1e3:.1f}"])
+            make_pipeline(StandardScaler(), clf), X, Y, folds
+        )
+        rows.append(
+            [
+                name,
+                *(f"{v:.3f}" for v in f1),
+                f"{subset:.3f}",
+                f"{hamming:.4f}",
+                f"{ll:.4f}",
+                f"{n_iter:.0f}",
+                f"{fit_time * 1e3:.1f}",
+            ]
+        )
     _table(
         "Multi-label on digits: " + ", ".join(LABELS) + " (C=1, mean over 5 folds)",
-        ["model", *(f"F1 {k}" for k in LABELS), "subset acc", "Hamming", "log loss",
-         "iterations", "fit time (ms)"], rows,
+        [
+            "model",
+            *(f"F1 {k}" for k in LABELS),
+            "subset acc",
+            "Hamming",
+            "log loss",
+            "iterations",
+            "fit time (ms)",
+        ],
+        rows,
     )
 
 
@@ -128,8 +169,7 @@ def main():
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         # scikit-learn's LogisticRegression may stop at max_iter here; ours reports its own.
-        warnings.filterwarnings("ignore", category=ConvergenceWarning,
-                                module=r"sklearn\..*")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"sklearn\..*")
         softmax_part(X, y)
         multilabel_part(X, y)
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")

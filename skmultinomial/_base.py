@@ -111,11 +111,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         n_outputs = sum(p.n_outputs for p in problems)
         coef = np.zeros((n_outputs, X.shape[1]), dtype=X.dtype)
         intercept = np.zeros(n_outputs, dtype=X.dtype)
-        warm = (
-            self.warm_start
-            and hasattr(self, "coef_")
-            and self.coef_.shape == coef.shape
-        )
+        warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == coef.shape
         n_iter = []
         work = X.shape[0] * X.shape[1] * max(n_outputs, 1)
         with threadpool_limits(1 if work < _SINGLE_THREAD_WORK else None, "blas"):
@@ -161,8 +157,8 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             gW = grad[:n_coef].reshape(n_outputs, n_features)
             for lo in range(0, n_samples, block):
                 hi = min(lo + block, n_samples)
-                l, g_w, g_b = chunk_loss_grad(Wd, bd, X[lo:hi], T[lo:hi], s[lo:hi], link)
-                loss += l
+                part, g_w, g_b = chunk_loss_grad(Wd, bd, X[lo:hi], T[lo:hi], s[lo:hi], link)
+                loss += part
                 gW += g_w
                 if b is not None:
                     grad[n_coef:] += g_b
@@ -276,7 +272,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
 
 
 def _balanced(counts):
-    """"balanced" weights ``sum(counts) / (len(counts) * counts)``; 0 for an empty count."""
+    """ "balanced" weights ``sum(counts) / (len(counts) * counts)``; 0 for an empty count."""
     counts = np.asarray(counts, dtype=np.float64)
     return np.divide(
         counts.sum(axis=0), len(counts) * counts, out=np.zeros_like(counts), where=counts > 0

@@ -1,4 +1,4 @@
-"""SigmoidMultiLabelClassifier: an independent sigmoid per label, any number of labels per sample."""
+"""SigmoidMultiLabelClassifier: an independent sigmoid per label, any number per sample."""
 
 import warnings
 from numbers import Real
@@ -22,10 +22,11 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     ``P(label l | x) = expit(w_l . x + b_l)`` and each label's sigmoid is fitted by
     minimising its penalised binary cross-entropy::
 
-        C * sum_i s_il * [log(1 + exp(z_il)) - t_il z_il]  +  1/2 * ||w_l||^2,   z_il = w_l . x_i + b_l
+        C * sum_i s_il * [log(1 + exp(z_il)) - t_il z_il]  +  1/2 * ||w_l||^2
 
-    with ``s_il`` the sample weight times the label's class weight of ``t_il`` (and its
-    ``pos_weight`` when ``t_il = 1``); the intercepts are not penalised. The labels are
+    with ``z_il = w_l . x_i + b_l``, ``s_il`` the sample weight times the label's class
+    weight of ``t_il`` (and its ``pos_weight`` when ``t_il = 1``); the intercepts are not
+    penalised. The labels are
     independent problems, each fitted to ``tol`` on its own; without class or positive
     weights the fit equals ``OneVsRestClassifier(LogisticRegression(C=C))``.
     Probabilities are per label and do not sum to 1.

@@ -1,6 +1,5 @@
 """SoftmaxRegressionClassifier: multinomial logistic regression, one class per sample."""
 
-import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
 from ._base import _LinearNLLClassifier, _Problem

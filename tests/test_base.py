@@ -18,8 +18,16 @@ ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize(
     "params",
-    [{"C": 0}, {"C": -1.0}, {"tol": -1e-4}, {"max_iter": -1}, {"max_iter": 2.5},
-     {"class_weight": "equal"}, {"fit_intercept": "yes"}, {"warm_start": None}],
+    [
+        {"C": 0},
+        {"C": -1.0},
+        {"tol": -1e-4},
+        {"max_iter": -1},
+        {"max_iter": 2.5},
+        {"class_weight": "equal"},
+        {"fit_intercept": "yes"},
+        {"warm_start": None},
+    ],
 )
 def test_bad_hyper_parameters_raise_invalid_parameter_error(Estimator, params, wine):
     X, y = wine
@@ -27,8 +35,9 @@ def test_bad_hyper_parameters_raise_invalid_parameter_error(Estimator, params, w
         Estimator(**params).fit(X, y)
 
 
-@pytest.mark.parametrize("params", [{"pos_weight": "auto"}, {"threshold": 1.5},
-                                    {"pos_weight": -1.0}, {"threshold": 0}])
+@pytest.mark.parametrize(
+    "params", [{"pos_weight": "auto"}, {"threshold": 1.5}, {"pos_weight": -1.0}, {"threshold": 0}]
+)
 def test_bad_sigmoid_parameters_raise_invalid_parameter_error(params, wine):
     X, y = wine
     with pytest.raises(InvalidParameterError):
@@ -134,3 +143,10 @@ def test_inconsistent_lengths_and_non_finite_X(Estimator, wine):
     clf = Estimator().fit(X, y)
     with pytest.raises(ValueError, match="expecting 13 features"):
         clf.predict(X[:, :5])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_single_class_is_rejected(Estimator, wine):
+    X, _ = wine
+    with pytest.raises(ValueError, match="at least 2 classes.*only one class: 'a'"):
+        Estimator().fit(X, np.full(X.shape[0], "a"))

@@ -51,7 +51,7 @@ def _flat(link, X, T, s, fit_intercept):
     return f, g, K * P + (K if fit_intercept else 0)
 
 
-@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda l: l.name)
+@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda link: link.name)
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
@@ -70,7 +70,7 @@ def test_gradient_equals_finite_differences(link, fit_intercept, weighted, spars
         np.testing.assert_allclose(g(x0), g64(x0), rtol=2e-4, atol=2e-4)
 
 
-@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda l: l.name)
+@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda link: link.name)
 def test_dtype_is_kept(link):
     X, T, s = _problem(link, np.float32)
     W = np.zeros((K, P), np.float32)
@@ -102,7 +102,7 @@ def test_softmax_index_labels_equal_one_hot_targets():
         np.testing.assert_allclose(a, m, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda l: l.name)
+@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda link: link.name)
 def test_derivative_wrt_logits_is_q_minus_t(link):
     # With X = identity the weight gradient is the derivative w.r.t. the logits.
     rng = np.random.default_rng(5)
@@ -121,7 +121,7 @@ def test_derivative_wrt_logits_is_q_minus_t(link):
 
 
 @pytest.mark.parametrize("scale", [1e4, 1e8, 1e300])
-@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda l: l.name)
+@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda link: link.name)
 def test_extreme_logits_stay_finite(link, scale):
     rng = np.random.default_rng(6)
     Z = rng.choice([-1.0, 1.0], size=(8, K)) * scale

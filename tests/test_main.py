@@ -7,17 +7,27 @@ import sys
 
 def test_demo_runs_and_prints_both_tables():
     out = subprocess.run(
-        [sys.executable, "-m", "skmultinomial"], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "skmultinomial"],
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=True,
     ).stdout
     assert "Softmax on digits" in out and "Multi-label on digits" in out
-    for name in ("SoftmaxRegressionClassifier", "LogisticRegression",
-                 "SigmoidMultiLabelClassifier", "OneVsRest(LogisticRegression)"):
+    for name in (
+        "SoftmaxRegressionClassifier",
+        "LogisticRegression",
+        "SigmoidMultiLabelClassifier",
+        "OneVsRest(LogisticRegression)",
+    ):
         row = next(line for line in out.splitlines() if line.startswith(name + " "))
         numbers = [float(x) for x in re.findall(r"\d+\.\d+", row)]
         assert numbers, row
     # Same C, same folds, same objective: the two softmax rows agree on accuracy.
-    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()
-            if line.startswith(("SoftmaxRegressionClassifier ", "LogisticRegression "))}
+    rows = {
+        line.split()[0]: line.split()[1:3]
+        for line in out.splitlines()
+        if line.startswith(("SoftmaxRegressionClassifier ", "LogisticRegression "))
+    }
     assert rows["SoftmaxRegressionClassifier"] == rows["LogisticRegression"]
     assert float(rows["SoftmaxRegressionClassifier"][0]) > 0.95

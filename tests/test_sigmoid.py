@@ -155,9 +155,7 @@ def test_per_label_threshold(multilabel):
     X, Y = multilabel
     thresholds = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
     clf = SigmoidMultiLabelClassifier(threshold=thresholds).fit(X, Y)
-    np.testing.assert_array_equal(
-        clf.predict(X), (clf.predict_proba(X) > thresholds).astype(int)
-    )
+    np.testing.assert_array_equal(clf.predict(X), (clf.predict_proba(X) > thresholds).astype(int))
     with pytest.raises(ValueError, match="one entry per label"):
         SigmoidMultiLabelClassifier(threshold=[0.5, 0.5]).fit(X, Y)
     with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\)"):

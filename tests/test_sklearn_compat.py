@@ -39,8 +39,10 @@ def test_grid_search_over_C_in_a_pipeline_matches_logistic_regression(digits):
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
     grid = [0.01, 0.1, 1.0]
     results = {}
-    for name, clf in [("ours", SoftmaxRegressionClassifier(tol=1e-8, max_iter=1000)),
-                      ("ref", LogisticRegression(tol=1e-8, max_iter=1000))]:
+    for name, clf in [
+        ("ours", SoftmaxRegressionClassifier(tol=1e-8, max_iter=1000)),
+        ("ref", LogisticRegression(tol=1e-8, max_iter=1000)),
+    ]:
         search = GridSearchCV(
             make_pipeline(StandardScaler(), clf),
             {f"{type(clf).__name__.lower()}__C": grid},
@@ -61,7 +63,11 @@ def test_cross_validate_multilabel():
     X = np.log1p(X)
     res = cross_validate(
         make_pipeline(StandardScaler(), SigmoidMultiLabelClassifier()),
-        X, Y, cv=3, scoring=["f1_micro", "precision_micro"], return_estimator=True,
+        X,
+        Y,
+        cv=3,
+        scoring=["f1_micro", "precision_micro"],
+        return_estimator=True,
     )
     assert np.all(res["test_f1_micro"] > 0.6)
     assert all(est[-1].coef_.shape == (4, 20) for est in res["estimator"])

@@ -174,9 +174,3 @@ def test_continuous_targets_are_rejected(wine):
     X, _ = wine
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         SoftmaxRegressionClassifier().fit(X, np.linspace(0, 1, X.shape[0]))
-
-
-def test_single_class_is_rejected(wine):
-    X, _ = wine
-    with pytest.raises(ValueError, match="at least 2 classes.*only one class: 'a'"):
-        SoftmaxRegressionClassifier().fit(X, np.full(X.shape[0], "a"))
