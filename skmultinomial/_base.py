@@ -1,13 +1,10 @@
-"""The estimator base shared by both classifiers: parameters, validation and the L-BFGS driver.
+"""The estimator base shared by both classifiers: parameters, validation, class weights.
 
-The driver minimises, for one block of outputs (all softmax classes, or one sigmoid label)::
+``fit`` validates the data, lets the subclass encode the targets into a
+:class:`~skmultinomial._driver.Problem`, and hands it to the L-BFGS driver
+(``_driver.solve``), which minimises, for each separately fitted group of outputs::
 
     C * sum_i s_i * loss_i(W, b)  +  1/2 * ||W||_F^2            (b is not penalised)
-
-divided by ``C * sum_i s_i`` as scikit-learn's ``LogisticRegression(solver="lbfgs")``
-does, so that ``tol`` stops where it stops there. The loss itself comes from
-:func:`skmultinomial._loss.chunk_loss_grad`, evaluated over blocks of rows so that
-temporaries stay of size (block, n_outputs).
 """
 
 import warnings
@@ -15,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
@@ -23,22 +19,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
-from threadpoolctl import threadpool_limits
 
-from ._loss import chunk_loss_grad
-
-# Rows per block are chosen so that one block of logits holds about this many numbers.
-_BLOCK_ELEMENTS = 1 << 18
-# Below this many multiply-adds per evaluation, BLAS threads cost more than they save
-# (the optimiser's small vector operations pay the thread wake-up on every call).
-_SINGLE_THREAD_WORK = 1 << 24
+from ._driver import solve
 
 
 class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
     """Base of the linear classifiers fitted by penalised maximum likelihood.
 
-    Subclasses say how targets are encoded (``_encode_targets``) and which outputs are
-    fitted together (``_fit_problems``); ``fit`` here does the rest.
+    Subclasses say how targets are encoded (``_encode_targets``, returning a
+    ``Problem``) and how predictions are read off the logits; ``fit`` here does the rest.
     """
 
     _parameter_constraints: dict = {
@@ -106,105 +95,32 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
-        problems = self._encode_targets(y, sample_weight)
-
-        n_outputs = sum(p.n_outputs for p in problems)
-        coef = np.zeros((n_outputs, X.shape[1]), dtype=X.dtype)
-        intercept = np.zeros(n_outputs, dtype=X.dtype)
-        warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == coef.shape
-        n_iter = []
-        work = X.shape[0] * X.shape[1] * max(n_outputs, 1)
-        with threadpool_limits(1 if work < _SINGLE_THREAD_WORK else None, "blas"):
-            start = 0
-            for problem in problems:
-                rows = slice(start, start + problem.n_outputs)
-                start = rows.stop
-                init = (self.coef_[rows], self.intercept_[rows]) if warm else None
-                coef[rows], intercept[rows], it = self._lbfgs(X, problem, init)
-                n_iter.append(it)
-        self.coef_ = coef
-        self.intercept_ = intercept if self.fit_intercept else np.zeros_like(intercept)
-        self.n_iter_ = self._n_iter_attribute(np.asarray(n_iter, dtype=np.int32))
-        return self
-
-    def _lbfgs(self, X, problem, init):
-        """Minimise one problem's scaled objective; return (coef, intercept, n_iter)."""
-        n_outputs, n_features = problem.n_outputs, X.shape[1]
-        n_coef = n_outputs * n_features
-        T, s = problem.T, problem.sample_weight
-        S = float(s.sum(dtype=np.float64))
-        if not S > 0:
-            raise ValueError(
-                "The sample weights, multiplied by the class weights, sum to zero"
-                f"{problem.where}: there is nothing to fit. Give at least one sample "
-                "of a class with non-zero class weight a positive sample_weight."
-            )
-        # sum_i s_i loss_i / S + ||W||^2 / (2 C S): the objective divided by C * S.
-        alpha = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
-        block = max(1, _BLOCK_ELEMENTS // max(n_outputs, 1))
-        n_samples = X.shape[0]
-        link = problem.link
-        dtype = X.dtype
-        last = {}
-
-        def objective(x):
-            W = x[:n_coef].reshape(n_outputs, n_features)
-            b = x[n_coef:] if self.fit_intercept else None
-            Wd = W.astype(dtype, copy=False)
-            bd = None if b is None else b.astype(dtype, copy=False)
-            loss = 0.0
-            grad = np.zeros_like(x)
-            gW = grad[:n_coef].reshape(n_outputs, n_features)
-            for lo in range(0, n_samples, block):
-                hi = min(lo + block, n_samples)
-                part, g_w, g_b = chunk_loss_grad(Wd, bd, X[lo:hi], T[lo:hi], s[lo:hi], link)
-                loss += part
-                gW += g_w
-                if b is not None:
-                    grad[n_coef:] += g_b
-            loss /= S
-            grad /= S
-            if alpha:
-                loss += 0.5 * alpha * float(np.dot(x[:n_coef], x[:n_coef]))
-                grad[:n_coef] += alpha * x[:n_coef]
-            last["loss"], last["grad"] = loss, grad
-            return loss, grad
-
-        x0 = np.zeros(n_coef + (n_outputs if self.fit_intercept else 0))
-        if init is not None:
-            x0[:n_coef] = init[0].ravel()
-            if self.fit_intercept:
-                x0[n_coef:] = init[1]
-
-        def report(intermediate_result):
-            report.n_iter += 1
-            grad_norm = float(np.max(np.abs(last["grad"])))
-            print(
-                f"[{type(self).__name__}]{problem.where} iter {report.n_iter:4d}  "
-                f"objective {intermediate_result.fun:.10g}  max|grad| {grad_norm:.3g}"
-            )
-
-        report.n_iter = 0
-        result = minimize(
-            objective,
-            x0,
-            method="L-BFGS-B",
-            jac=True,
-            callback=report if self.verbose else None,
-            options={
-                "maxiter": self.max_iter,
-                "maxls": 50,
-                "gtol": self.tol,
-                "ftol": 64 * np.finfo(float).eps,
-            },
+        problem = self._encode_targets(y, sample_weight)
+        init = None
+        if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (
+            problem.n_outputs,
+            X.shape[1],
+        ):
+            init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        coef, intercept, results = solve(
+            X,
+            problem,
+            C=self.C,
+            fit_intercept=self.fit_intercept,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            init=init,
+            label=type(self).__name__,
         )
-        n_iter = min(result.nit, self.max_iter)
-        if result.status != 0:
-            self._warn_not_converged(result, n_iter, problem.where)
-        coef = result.x[:n_coef].reshape(n_outputs, n_features)
-        intercept = result.x[n_coef:] if self.fit_intercept else np.zeros(n_outputs)
-        coef, intercept = link.canonical(coef, intercept)
-        return coef, intercept, n_iter
+        n_iter = np.array([min(r.nit, self.max_iter) for r in results], dtype=np.int32)
+        for name, result, it in zip(problem.names, results, n_iter):
+            if result.status != 0:
+                self._warn_not_converged(result, it, name)
+        self.coef_ = coef.astype(X.dtype)
+        self.intercept_ = intercept.astype(X.dtype)
+        self.n_iter_ = self._n_iter_attribute(n_iter)
+        return self
 
     def _warn_not_converged(self, result, n_iter, where):
         if n_iter >= self.max_iter:
@@ -222,7 +138,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             f"L-BFGS did not converge{where} after {n_iter} iteration(s) "
             f"(status={result.status}: {result.message}). {advice}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
 
     def _encode_classes(self, y):
@@ -277,17 +193,3 @@ def _balanced(counts):
     return np.divide(
         counts.sum(axis=0), len(counts) * counts, out=np.zeros_like(counts), where=counts > 0
     )
-
-
-class _Problem:
-    """One L-BFGS problem: its encoded targets, row weights and link.
-
-    ``where`` names the problem in messages (empty for a single problem).
-    """
-
-    def __init__(self, T, sample_weight, link, n_outputs, where=""):
-        self.T = T
-        self.sample_weight = sample_weight
-        self.link = link
-        self.n_outputs = n_outputs
-        self.where = where

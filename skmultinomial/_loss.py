@@ -21,6 +21,8 @@ Conventions (shapes are the contract)::
         loss_i = sum_l log(1 + exp(z_il)) - t_il z_il,  q_il = expit(z_il)
 
 In both cases the derivative of loss_i with respect to the logits is ``q_i - t_i``.
+Inside, the logits are laid out (n_outputs, n_rows): one contiguous row per output, so
+that the softmax's reductions over classes run vectorised over the samples.
 """
 
 import numpy as np
@@ -63,32 +65,37 @@ def binary_log_proba(z):
 
 
 class _Softmax:
-    """Multinomial cross-entropy of a softmax over the columns of the logits."""
+    """Multinomial cross-entropy of a softmax over the outputs (the classes)."""
 
     name = "softmax"
+    separable = False  # one loss per sample couples the classes
 
     @staticmethod
-    def loss_dlogits(Z, T):
-        """Per-row loss, shape (n_rows,), and its derivative w.r.t. ``Z``, shape of ``Z``.
+    def loss_dlogits(Zt, Tt, st):
+        """Weighted loss and, in place of ``Zt``, its derivative w.r.t. the logits.
 
-        ``Z`` is overwritten by the derivative: it is a temporary of the caller.
+        ``Zt`` (K, n_rows) are the logits with the classes along the first axis (one
+        contiguous row per class: the reductions over classes are then vectorised over
+        samples). ``Tt`` is (n_rows,) class indices or (K, n_rows) target
+        distributions; ``st`` (n_rows,) row weights or None.
+        Returns the float64 scalar ``sum_i s_i loss_i``.
         """
-        # Shift each row by its maximum: exp never overflows, the largest term is 1 so
-        # the log of the row sum is in [0, log K], and ties at the maximum stay exact.
-        Z -= Z.max(axis=1, keepdims=True)
-        rows = np.arange(Z.shape[0])
-        # With rows of T summing to 1: logsumexp(z) - t.z = log(sum exp(z - m)) - t.(z - m).
-        t_dot_z = Z[rows, T] if T.ndim == 1 else np.einsum("ij,ij->i", T, Z)
-        np.exp(Z, out=Z)
-        row_sum = Z.sum(axis=1)
-        loss = np.log(row_sum) - t_dot_z
-        # Z <- softmax(Z) - T, in place.
-        Z /= row_sum[:, None]
-        if T.ndim == 1:
-            Z[rows, T] -= 1
+        # Shift each sample by its largest logit: exp never overflows, the largest term
+        # is 1 so the log of the sum is in [0, log K], and ties at the maximum stay exact.
+        Zt -= Zt.max(axis=0)
+        cols = np.arange(Zt.shape[1])
+        # With targets summing to 1: logsumexp(z) - t.z = log(sum exp(z - m)) - t.(z - m).
+        t_dot_z = Zt[Tt, cols] if Tt.ndim == 1 else np.einsum("kn,kn->n", Tt, Zt)
+        np.exp(Zt, out=Zt)
+        row_sum = Zt.sum(axis=0)
+        loss = np.log(row_sum, dtype=np.float64) - t_dot_z
+        # Zt <- s * (softmax - T), in place: one scaling for normalisation and weight.
+        Zt *= (1 / row_sum) if st is None else (st / row_sum)
+        if Tt.ndim == 1:
+            Zt[Tt, cols] -= 1 if st is None else st
         else:
-            Z -= T
-        return loss, Z
+            Zt -= Tt if st is None else Tt * st
+        return float(loss.sum() if st is None else np.dot(loss, st.astype(np.float64)))
 
     @staticmethod
     def log_proba(Z):
@@ -106,23 +113,32 @@ class _Softmax:
 
 
 class _Sigmoid:
-    """Binary cross-entropy of an independent sigmoid per column of the logits."""
+    """Binary cross-entropy of an independent sigmoid per output (label)."""
 
     name = "sigmoid"
+    separable = True  # each output's loss depends on its own logit only
 
     @staticmethod
-    def loss_dlogits(Z, T):
-        """Per-row loss, shape (n_rows,), and its derivative w.r.t. ``Z``, shape of ``Z``.
+    def loss_dlogits(Zt, Tt, st):
+        """Weighted loss per output and, in place of ``Zt``, its derivative.
 
-        ``Z`` is overwritten by the derivative: it is a temporary of the caller.
+        ``Zt`` and ``Tt`` are (L, n_rows); ``st`` is (n_rows,) row weights, (L, n_rows)
+        weights per entry, or None. Returns the float64 array (L,) of
+        ``sum_i s_il loss_il``.
         """
         # logaddexp(0, z) = log(1 + e^z) without overflow for large z, and without the
-        # loss of the tail to 0 for very negative z that log1p(exp(z)) would suffer.
-        loss = (np.logaddexp(0, Z) - T * Z).sum(axis=1)
-        # Z <- expit(Z) - T, in place.
-        expit(Z, out=Z)
-        Z -= T
-        return loss, Z
+        # loss of the tail to 0 that log1p(exp(z)) would suffer for very negative z.
+        loss = np.logaddexp(0, Zt)
+        loss -= Tt * Zt
+        # Zt <- s * (expit(Zt) - T), in place.
+        expit(Zt, out=Zt)
+        Zt -= Tt
+        if st is None:
+            return loss.sum(axis=1, dtype=np.float64)
+        Zt *= st
+        if st.ndim == 1:
+            return loss.astype(np.float64, copy=False) @ st.astype(np.float64, copy=False)
+        return np.einsum("ln,ln->l", loss, st, dtype=np.float64)
 
     @staticmethod
     def log_proba(Z):
@@ -150,33 +166,27 @@ def chunk_loss_grad(W, b, X, T, s, link):
     X : {ndarray, sparse matrix} of shape (n_rows, n_features)
         The block of rows, float32 or float64. Dense and CSR/CSC take the same path.
     T : ndarray of shape (n_rows,) or (n_rows, n_outputs)
-        Targets, see the module docstring.
-    s : ndarray of shape (n_rows,) or None
-        Row weights; None means all ones.
+        Targets, see the module docstring (any strides: a transposed view is fine).
+    s : ndarray of shape (n_rows,), or (n_rows, n_outputs) for the sigmoid, or None
+        Weights of the rows (or, for the sigmoid, of each row and output); None means 1.
     link : {SOFTMAX, SIGMOID}
         Which likelihood.
 
     Returns
     -------
-    loss : float
-        ``sum_i s_i * loss_i``, accumulated in float64.
+    loss : float or ndarray of shape (n_outputs,)
+        ``sum_i s_i * loss_i``, accumulated in float64: a float for the softmax, and for
+        the sigmoid one sum per output (the outputs are separate problems).
     grad_W : ndarray of shape (n_outputs, n_features)
         ``(Q - T)^T diag(s) X``, in the dtype of ``X``.
     grad_b : ndarray of shape (n_outputs,) or None
         ``sum_i s_i (q_i - t_i)``; None when ``b`` is None.
     """
-    Z = np.asarray(X @ W.T)
+    # Logits with the outputs along the first axis: (n_outputs, n_rows).
+    Zt = np.asarray(W @ X.T)
     if b is not None:
-        Z += b
-    loss_rows, G = link.loss_dlogits(Z, T)
-    if s is None:
-        loss = float(loss_rows.sum(dtype=np.float64))
-    else:
-        # The scalar is accumulated in float64 even for float32 data, so that the
-        # optimiser can still see progress at relative changes below float32's eps.
-        loss = float(np.dot(s.astype(np.float64), loss_rows.astype(np.float64)))
-        G *= s[:, None]
-    # X.T @ G is one product for dense and sparse X (a CSR's transpose is CSC).
-    grad_W = np.asarray(X.T @ G).T
-    grad_b = None if b is None else G.sum(axis=0)
+        Zt += b[:, None]
+    loss = link.loss_dlogits(Zt, T.T, None if s is None else s.T)
+    grad_W = np.asarray(Zt @ X)
+    grad_b = None if b is None else Zt.sum(axis=1)
     return loss, grad_W, grad_b

@@ -9,7 +9,8 @@ from scipy.special import log_expit, logit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _balanced, _LinearNLLClassifier, _Problem
+from ._base import _balanced, _LinearNLLClassifier
+from ._driver import Problem
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -197,16 +198,15 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 names = [f" for class {label!r}" for label in self.classes_]
         Y = Y.astype(s.dtype)
         w_pos, w_neg = self._label_weights(Y, s)
-        problems = []
-        for j, where in enumerate(names):
-            t = Y[:, j]
-            pos, neg = w_pos[j] * t, w_neg[j] * (1 - t)
-            w = pos + neg
-            # Weighting the two terms of a label's cross-entropy is the same as weighting
-            # the sample by w and moving its target to pos / w (exact for soft targets).
-            t_fit = np.divide(pos, w, out=t.copy(), where=w > 0)
-            problems.append(_Problem(t_fit[:, None], s * w, SIGMOID, 1, where))
-        return problems
+        if np.all(w_pos == 1) and np.all(w_neg == 1):
+            return Problem(np.ascontiguousarray(Y.T), s, SIGMOID, Y.shape[1], names)
+        # Weighting the two terms of a label's cross-entropy is the same as weighting the
+        # entry by w = w_pos t + w_neg (1 - t) and moving its target to w_pos t / w (exact
+        # for soft targets too).
+        pos = w_pos.astype(s.dtype)[:, None] * Y.T
+        w = pos + w_neg.astype(s.dtype)[:, None] * (1 - Y.T)
+        T = np.divide(pos, w, out=np.ascontiguousarray(Y.T), where=w > 0)
+        return Problem(T, w * s, SIGMOID, Y.shape[1], names)
 
     def _label_weights(self, Y, sample_weight):
         """Weights of the positive and negative term of each label, shapes (n_labels,).

@@ -2,7 +2,8 @@
 
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _LinearNLLClassifier, _Problem
+from ._base import _LinearNLLClassifier
+from ._driver import Problem
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -103,9 +104,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         codes = self._encode_classes(y)
         s = sample_weight * self._class_weight_per_sample(y, codes, sample_weight)
         if self.classes_.size == 2:
-            T = codes.astype(sample_weight.dtype)[:, None]
-            return [_Problem(T, s, SIGMOID, 1)]
-        return [_Problem(codes, s, SOFTMAX, self.classes_.size)]
+            T = codes.astype(sample_weight.dtype)[None, :]
+            return Problem(T, s, SIGMOID, 1, [""])
+        return Problem(codes, s, SOFTMAX, self.classes_.size, [""])
 
     def _n_iter_attribute(self, n_iter):
         return int(n_iter[0])

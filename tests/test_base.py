@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skmultinomial._base as base
+import skmultinomial._driver as driver
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
 
 ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
@@ -60,7 +60,7 @@ def test_weighted_equals_repeated_data(Estimator, wine):
 def test_blocked_evaluation_equals_one_block(Estimator, wine, monkeypatch):
     X, y = wine
     one_block = Estimator(**TIGHT).fit(X, y)
-    monkeypatch.setattr(base, "_BLOCK_ELEMENTS", 7 * 3)  # 7 rows a block, last one short
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 7 * 3)  # 7 rows a block, last one short
     blocked = Estimator(**TIGHT).fit(X, y)
     np.testing.assert_allclose(blocked.coef_, one_block.coef_, rtol=1e-9, atol=1e-10)
 

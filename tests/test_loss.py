@@ -42,7 +42,7 @@ def _flat(link, X, T, s, fit_intercept):
         return W, b
 
     def f(x):
-        return chunk_loss_grad(*unpack(x), X, T, s, link)[0]
+        return np.sum(chunk_loss_grad(*unpack(x), X, T, s, link)[0])
 
     def g(x):
         _, gW, gb = chunk_loss_grad(*unpack(x), X, T, s, link)
@@ -76,7 +76,9 @@ def test_dtype_is_kept(link):
     W = np.zeros((K, P), np.float32)
     loss, gW, gb = chunk_loss_grad(W, np.zeros(K, np.float32), X, T, s, link)
     assert gW.dtype == np.float32 and gb.dtype == np.float32
-    assert isinstance(loss, float)
+    # the loss is accumulated in float64: a float (softmax) or one per label (sigmoid)
+    assert np.asarray(loss).dtype == np.float64
+    assert np.shape(loss) == (() if link is SOFTMAX else (K,))
 
 
 def test_sparse_equals_dense():
@@ -116,7 +118,7 @@ def test_derivative_wrt_logits_is_q_minus_t(link):
     if link is SOFTMAX:
         expected = -np.sum(T * np.log(Q))
     else:
-        expected = -np.sum(T * np.log(Q) + (1 - T) * np.log1p(-Q))
+        expected = -np.sum(T * np.log(Q) + (1 - T) * np.log1p(-Q), axis=0)
     np.testing.assert_allclose(loss, expected, rtol=1e-12)
 
 
@@ -130,7 +132,8 @@ def test_extreme_logits_stay_finite(link, scale):
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         loss, gW, _ = chunk_loss_grad(Z.T.copy(), None, X, T, None, link)
         log_q = link.log_proba(Z)
-    assert np.isfinite(loss) and np.all(np.isfinite(gW)) and np.all(np.isfinite(log_q))
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(gW))
+    assert np.all(np.isfinite(log_q))
     q = np.exp(log_q)
     assert np.all((q >= 0) & (q <= 1))
     if link is SOFTMAX:

@@ -22,14 +22,18 @@ def _objective(clf, X, y, C, sample_weight=None):
 
 
 def _assert_same_fit(ours, ref, X, y, sample_weight=None, atol=1e-5):
-    """Same optimum: ours is no worse than the reference, and the parameters agree."""
+    """Same optimum: the objectives agree to the solvers' stopping rule, and so do the fits.
+
+    Both stop when an iteration lowers the objective by less than 64 eps (relative), which
+    leaves either within about 1e-11 (relative) of the optimum.
+    """
     C = ref.C
     f_ours = _objective(ours, X, y, C, sample_weight)
     f_ref = _objective(ref, X, y, C, sample_weight)
-    assert f_ours <= f_ref * (1 + 1e-12)
+    assert f_ours <= f_ref * (1 + 1e-10)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=2e-5, atol=atol)
     np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=2e-5, atol=atol)
-    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=atol / 4)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=atol / 2)
     np.testing.assert_array_equal(ours.classes_, ref.classes_)
 
 

@@ -1,0 +1,425 @@
+"""The L-BFGS driver: blocked evaluation, preconditioning, and independent problems in lockstep.
+
+For a group of outputs (all classes of a softmax, or one sigmoid label) the driver
+minimises, with scipy's L-BFGS-B,
+
+    f(W, b) = sum_i s_i loss_i(W, b) / S  +  ||W||^2 / (2 C S),      S = sum_i s_i
+
+which is the objective of DESIGN.md divided by ``C * S`` (as scikit-learn does, so that
+``tol`` keeps its meaning). Three things sit between that call and the loss module:
+
+- Blocks: the sum over rows is :func:`~skmultinomial._loss.chunk_loss_grad` over row
+  blocks, so temporaries are O(block x n_outputs); large problems spread the blocks over
+  threads (BLAS single-threaded inside each block), summed in a fixed order.
+- Preconditioning: L-BFGS works on ``theta = (W * d, b + W @ mu)``, the parameters of the
+  model on the centred, scaled features ``(X - mu) / d``, without forming them: the
+  parameters are mapped back before each evaluation and the gradient is mapped forward.
+  The objective is the same function of (W, b), penalty included, so the optimum is
+  unchanged; only the path to it (and what ``tol`` measures) is that of standardised data.
+- Lockstep: independent problems that share X (the labels of the sigmoid model) each
+  run their own L-BFGS in a thread, and their evaluations are batched into one pass over
+  X, so each label converges on its own while X is read once per round for all of them.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from threadpoolctl import ThreadpoolController
+
+from ._loss import chunk_loss_grad
+
+# Rows per block: about this many logits per block (a few hundred kB to a few MB).
+_BLOCK_ELEMENTS = 1 << 17
+# Below this many multiply-adds per product, threads cost more than they save.
+_THREADED_WORK = 1 << 22
+# At most this many independent problems are batched into one pass over X.
+_MAX_LOCKSTEP = 64
+
+_controller = None
+
+
+def _blas_single_threaded():
+    """Context in which BLAS runs on one thread (the driver makes its own threads)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def _n_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class BlockEvaluator:
+    """Sums of loss and gradient over all rows of X, block by block.
+
+    Parameters
+    ----------
+    X : {ndarray, CSR or CSC matrix} of shape (n_samples, n_features)
+    n_outputs : int
+        Number of logits per sample, to size the blocks.
+    """
+
+    def __init__(self, X, n_outputs):
+        n_samples = X.shape[0]
+        rows = max(256, _BLOCK_ELEMENTS // max(n_outputs, 1))
+        work = n_samples * X.shape[1] * n_outputs
+        n_threads = min(_n_cpus(), max(1, n_samples // rows)) if work >= _THREADED_WORK else 1
+        if sp.issparse(X) and X.format != "csr":
+            # Slicing rows of CSC copies; one block uses the products CSC is fast at.
+            rows, n_threads = n_samples, 1
+        if n_threads > 1:
+            # At least two blocks a thread, for balance.
+            rows = min(rows, -(-n_samples // (2 * n_threads)))
+        self.bounds = [(lo, min(lo + rows, n_samples)) for lo in range(0, n_samples, rows)]
+        self.blocks = [_row_block(X, lo, hi) for lo, hi in self.bounds]
+        self.n_threads = n_threads
+        self._pool = None
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._pool = ThreadPoolExecutor(self.n_threads)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __call__(self, W, b, T, s, link):
+        """``chunk_loss_grad`` summed over the blocks; T and s are indexed like X's rows.
+
+        T and s are taken with their rows along the last axis when they are 2-D
+        (shape (n_outputs, n_samples)), so that a block of them is a view.
+        """
+
+        def run(worker):
+            total = None
+            for k in range(worker, len(self.blocks), self.n_threads):
+                lo, hi = self.bounds[k]
+                T_k = T[lo:hi] if T.ndim == 1 else T[:, lo:hi].T
+                s_k = None if s is None else (s[lo:hi] if s.ndim == 1 else s[:, lo:hi].T)
+                part = chunk_loss_grad(W, b, self.blocks[k], T_k, s_k, link)
+                total = part if total is None else [_add(a, c) for a, c in zip(total, part)]
+            return total
+
+        pool_map = map if self._pool is None else self._pool.map
+        return _sum_parts(pool_map(run, range(self.n_threads)))
+
+
+def _sum_parts(parts):
+    """Add the workers' sums in worker order: the same order, the same result."""
+    parts = list(parts)
+    total = parts[0]
+    for part in parts[1:]:
+        total = [_add(a, c) for a, c in zip(total, part)]
+    return total
+
+
+def _add(a, c):
+    return None if a is None else a + c
+
+
+def _row_block(X, lo, hi):
+    """Rows lo:hi of X without copying the data (for CSR, a view of data and indices)."""
+    if not sp.issparse(X) or X.format != "csr":
+        return X[lo:hi] if (lo, hi) != (0, X.shape[0]) else X
+    start, stop = X.indptr[lo], X.indptr[hi]
+    return sp.csr_matrix(
+        (X.data[start:stop], X.indices[start:stop], X.indptr[lo : hi + 1] - start),
+        shape=(hi - lo, X.shape[1]),
+        copy=False,
+    )
+
+
+class Preconditioner:
+    """The affine map between (W, b) and the parameters theta L-BFGS works on.
+
+    ``W = W_theta / d`` and ``b = b_theta - W @ mu`` with ``mu`` the column means (zero
+    without intercept) and ``d_j = sqrt(max(var_j, alpha))``: the column spread (the
+    root mean square without intercept), floored by the penalty strength so that a
+    near-constant column does not become a stiff direction. On standardised data d = 1
+    and mu = 0: L-BFGS then takes the same path as without preconditioning.
+    """
+
+    def __init__(self, X, fit_intercept, alpha, sample_weight, enabled=True):
+        n_features = X.shape[1]
+        self.mu = np.zeros(n_features)
+        self.d = np.ones(n_features)
+        if not enabled:
+            return
+        # Moments weighted like the objective, so that weighted data and repeated rows
+        # get the same preconditioner (and so the same iterates); computed by blocks so
+        # that no copy of X is made.
+        w = sample_weight.astype(np.float64) / sample_weight.sum(dtype=np.float64)
+        mean, mean_sq = np.zeros(n_features), np.zeros(n_features)
+        rows = max(1, (1 << 20) // max(n_features, 1))
+        for lo in range(0, X.shape[0], rows):
+            hi = min(lo + rows, X.shape[0])
+            block = _row_block(X, lo, hi)
+            square = block.multiply(block) if sp.issparse(block) else np.square(block)
+            mean += np.asarray(w[lo:hi] @ block).ravel()
+            mean_sq += np.asarray(w[lo:hi] @ square).ravel()
+        if fit_intercept:
+            self.mu = mean
+            spread = np.maximum(mean_sq - mean**2, 0.0)
+        else:
+            spread = mean_sq
+        d = np.sqrt(np.maximum(spread, alpha))
+        self.d = np.where(d > 0, d, 1.0)
+
+    def to_model(self, theta_W, theta_b):
+        W = theta_W / self.d
+        b = None if theta_b is None else theta_b - W @ self.mu
+        return W, b
+
+    def to_theta(self, W, b):
+        return W * self.d, (None if b is None else b + W @ self.mu)
+
+    def grad_to_theta(self, gW, gb):
+        """Chain rule: the gradient in theta from the gradient in (W, b)."""
+        if gb is not None:
+            gW = gW - np.outer(gb, self.mu)
+        return gW / self.d, gb
+
+
+def lbfgs_lockstep(evaluate, x0s, options, callback=None):
+    """Minimise independent objectives with one L-BFGS each, evaluations batched.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate({index: x}) -> {index: (f, grad)}`` for any subset of the problems.
+    x0s : list of ndarray
+        Starting points, one per problem.
+    options : dict
+        Options of ``scipy.optimize.minimize(method="L-BFGS-B")``.
+    callback : callable or None
+        ``callback(index, intermediate_result)`` after each iteration of a problem.
+
+    Returns
+    -------
+    results : list of OptimizeResult, in the order of ``x0s``.
+    """
+    n_problems = len(x0s)
+
+    def solve(index, objective):
+        return minimize(
+            objective,
+            x0s[index],
+            method="L-BFGS-B",
+            jac=True,
+            options=options,
+            callback=None
+            if callback is None
+            else (lambda intermediate_result: callback(index, intermediate_result)),
+        )
+
+    if n_problems == 1:
+        return [solve(0, lambda x: evaluate({0: x})[0])]
+
+    batch = _Lockstep(evaluate, min(n_problems, _MAX_LOCKSTEP))
+    results = [None] * n_problems
+    queue = iter(range(n_problems))
+    queue_lock = threading.Lock()
+
+    def worker():
+        try:
+            while True:
+                with queue_lock:
+                    index = next(queue, None)
+                if index is None:
+                    return
+                results[index] = solve(index, lambda x, i=index: batch.evaluate(i, x))
+        except BaseException as exc:  # noqa: B036 - handed to the main thread below
+            batch.fail(exc)
+        finally:
+            batch.leave()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(batch.running)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if batch.error is not None:
+        raise batch.error
+    return results
+
+
+class _Lockstep:
+    """Collects one evaluation request from every running problem, then runs them at once."""
+
+    def __init__(self, evaluate, running):
+        self.evaluate_batch = evaluate
+        self.running = running
+        self.pending = {}
+        self.done = {}
+        self.error = None
+        self.cond = threading.Condition()
+
+    def evaluate(self, index, x):
+        with self.cond:
+            if self.error is not None:
+                raise RuntimeError("another problem of this fit failed")
+            self.pending[index] = x
+            self._run_if_complete()
+            while index not in self.done and self.error is None:
+                self.cond.wait()
+            if self.error is not None:
+                raise RuntimeError("another problem of this fit failed")
+            return self.done.pop(index)
+
+    def leave(self):
+        with self.cond:
+            self.running -= 1
+            self._run_if_complete()
+
+    def fail(self, exc):
+        with self.cond:
+            if self.error is None:
+                self.error = exc
+            self.cond.notify_all()
+
+    def _run_if_complete(self):
+        # Called with the lock held: every running problem is waiting for this batch.
+        if not self.pending or len(self.pending) < self.running or self.error is not None:
+            return
+        batch, self.pending = self.pending, {}
+        try:
+            self.done.update(self.evaluate_batch(batch))
+        except BaseException as exc:  # noqa: B036 - every waiting problem sees it
+            self.error = exc
+        self.cond.notify_all()
+
+
+class Problem:
+    """One fitting problem: encoded targets, weights and likelihood of a set of outputs.
+
+    Parameters
+    ----------
+    T : ndarray of shape (n_samples,) or (n_outputs, n_samples)
+        Class indices (softmax) or targets with the outputs along the first axis.
+    sample_weight : ndarray of shape (n_samples,) or (n_outputs, n_samples)
+        Weights of the rows, or (sigmoid) of each output and row.
+    link : {SOFTMAX, SIGMOID}
+    n_outputs : int
+    names : list of str
+        How each separately fitted group of outputs is named in messages: one name for a
+        softmax (its outputs are one problem), one per output for the sigmoid.
+    """
+
+    def __init__(self, T, sample_weight, link, n_outputs, names):
+        self.T = T
+        self.sample_weight = sample_weight
+        self.link = link
+        self.n_outputs = n_outputs
+        self.names = names
+        self.groups = (
+            [np.array([j]) for j in range(n_outputs)] if link.separable else [np.arange(n_outputs)]
+        )
+
+
+def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, label=""):
+    """Fit every group of ``problem`` by L-BFGS; return coef, intercept and the results.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_outputs, n_features), float64
+    intercept : ndarray of shape (n_outputs,), float64 (zeros without intercept)
+    results : list of OptimizeResult, one per group
+    """
+    n_features, dtype = X.shape[1], X.dtype
+    link, T, s, groups = problem.link, problem.T, problem.sample_weight, problem.groups
+    S = s.sum(axis=-1, dtype=np.float64)
+    S_group = np.array([S if s.ndim == 1 else S[g].sum() for g in groups], dtype=np.float64)
+    for name, total in zip(problem.names, S_group):
+        if not total > 0:
+            raise ValueError(
+                f"The sample weights, multiplied by the class weights, sum to zero{name}: "
+                "there is nothing to fit. Give at least one sample of a class with non-zero "
+                "class weight a positive sample_weight."
+            )
+    penalised = not np.isinf(C)
+    alpha = 1.0 / (C * S_group) if penalised else None
+    precond = Preconditioner(
+        X,
+        fit_intercept,
+        1.0 / (C * np.max(S)) if penalised else 0.0,
+        s if s.ndim == 1 else s.mean(axis=0),
+        _PRECONDITION,
+    )
+    width = len(groups[0])
+    n_coef = width * n_features
+    last_grad = {}
+
+    def unpack(x):
+        return x[:n_coef].reshape(width, n_features), (x[n_coef:] if fit_intercept else None)
+
+    def evaluate(batch):
+        order = sorted(batch)
+        rows = np.concatenate([groups[g] for g in order])
+        every = len(rows) == problem.n_outputs
+        theta = [unpack(batch[g]) for g in order]
+        W, b = precond.to_model(
+            np.vstack([t[0] for t in theta]),
+            np.concatenate([t[1] for t in theta]) if fit_intercept else None,
+        )
+        T_act = T if every or T.ndim == 1 else T[rows]
+        s_act = s if every or s.ndim == 1 else s[rows]
+        loss, gW, gb = evaluator(
+            W.astype(dtype), None if b is None else b.astype(dtype), T_act, s_act, link
+        )
+        out = {}
+        for k, g in enumerate(order):
+            sl = slice(k * width, (k + 1) * width)
+            W_g = W[sl]
+            f = float(np.sum(loss[sl]) if link.separable else loss) / S_group[g]
+            gW_g = gW[sl].astype(np.float64) / S_group[g]
+            gb_g = None if gb is None else gb[sl].astype(np.float64) / S_group[g]
+            if penalised:
+                f += 0.5 * alpha[g] * float(np.sum(W_g * W_g))
+                gW_g += alpha[g] * W_g
+            gW_g, gb_g = precond.grad_to_theta(gW_g, gb_g)
+            grad = np.concatenate([gW_g.ravel(), [] if gb_g is None else gb_g])
+            last_grad[g] = grad
+            out[g] = (f, grad)
+        return out
+
+    def report(g, result):
+        report.count[g] = report.count.get(g, 0) + 1
+        print(
+            f"[{label}]{problem.names[g]} iter {report.count[g]:4d}  objective "
+            f"{result.fun:.10g}  max|grad| {np.max(np.abs(last_grad[g])):.3g}",
+            flush=True,
+        )
+
+    report.count = {}
+    x0s = []
+    for g in groups:
+        if init is None:
+            x0s.append(np.zeros(n_coef + (width if fit_intercept else 0)))
+        else:
+            tW, tb = precond.to_theta(init[0][g], init[1][g] if fit_intercept else None)
+            x0s.append(np.concatenate([tW.ravel(), [] if tb is None else tb]))
+    options = {"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps}
+    batch_width = width * min(len(groups), _MAX_LOCKSTEP)
+    with _blas_single_threaded(), BlockEvaluator(X, batch_width) as evaluator:
+        results = lbfgs_lockstep(evaluate, x0s, options, report if verbose else None)
+
+    coef = np.zeros((problem.n_outputs, n_features))
+    intercept = np.zeros(problem.n_outputs)
+    for g, result in zip(groups, results):
+        W, b = precond.to_model(*unpack(result.x))
+        coef[g], intercept[g] = link.canonical(W, b if fit_intercept else np.zeros(width))
+    return coef, intercept, results
+
+
+# Tests switch the preconditioning off to check that it leaves the optimum unchanged.
+_PRECONDITION = True
