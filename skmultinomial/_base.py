@@ -113,10 +113,10 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             init=init,
             label=type(self).__name__,
         )
-        n_iter = np.array([min(r.nit, self.max_iter) for r in results], dtype=np.int32)
-        for name, result, it in zip(problem.names, results, n_iter):
-            if result.status != 0:
-                self._warn_not_converged(result, it, name)
+        n_iter = np.array([r.nit for r in results], dtype=np.int32)
+        for name, result in zip(problem.names, results):
+            if not result.converged:
+                self._warn_not_converged(result, result.nit, name)
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
         self.n_iter_ = self._n_iter_attribute(n_iter)

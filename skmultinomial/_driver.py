@@ -36,6 +36,9 @@ from ._loss import chunk_loss_grad
 _BLOCK_ELEMENTS = 1 << 17
 # Below this many multiply-adds per product, threads cost more than they save.
 _THREADED_WORK = 1 << 22
+# float32 fits stop when the objective's relative decrease falls to this many times its
+# rounding noise, eps32 / sqrt(n_samples).
+_FTOL_NOISE = 1.0
 # At most this many independent problems are batched into one pass over X.
 _MAX_LOCKSTEP = 64
 
@@ -142,17 +145,21 @@ def _row_block(X, lo, hi):
 class Preconditioner:
     """The affine map between (W, b) and the parameters theta L-BFGS works on.
 
-    ``W = W_theta / d`` and ``b = b_theta - W @ mu`` with ``mu`` the column means (zero
-    without intercept) and ``d_j = sqrt(max(var_j, alpha))``: the column spread (the
-    root mean square without intercept), floored by the penalty strength so that a
-    near-constant column does not become a stiff direction. On standardised data d = 1
-    and mu = 0: L-BFGS then takes the same path as without preconditioning.
+    ``W = W_theta / d`` and ``b = b_theta - W @ mu``, with ``mu`` the column means (zero
+    without intercept) and ``d_j^2 = var_j + floor``: the square root of the diagonal of
+    the objective's Hessian at the start (``c * var_j + alpha``, c the loss curvature at
+    zero logits, alpha the penalty strength), up to a common factor. Columns of any
+    scale then look alike to L-BFGS, and a near-constant column, which the penalty
+    dominates, is not blown up into a stiff direction.
+
+    ``std`` (the plain column spread) defines the scale-free gradient used to stop.
     """
 
-    def __init__(self, X, fit_intercept, alpha, sample_weight, enabled=True):
+    def __init__(self, X, fit_intercept, floor, sample_weight, enabled=True):
         n_features = X.shape[1]
         self.mu = np.zeros(n_features)
         self.d = np.ones(n_features)
+        self.std = np.ones(n_features)
         if not enabled:
             return
         # Moments weighted like the objective, so that weighted data and repeated rows
@@ -172,8 +179,17 @@ class Preconditioner:
             spread = np.maximum(mean_sq - mean**2, 0.0)
         else:
             spread = mean_sq
-        d = np.sqrt(np.maximum(spread, alpha))
+        d = np.sqrt(spread + floor)
         self.d = np.where(d > 0, d, 1.0)
+        self.std = np.where(spread > 0, np.sqrt(spread), self.d)
+
+    def stopping_gradient(self, grad_theta_W):
+        """The gradient w.r.t. the weights of standardised features, from theta's.
+
+        Scale-free, and on standardised data the gradient in W itself, so that ``tol``
+        stops where it stops for scikit-learn there.
+        """
+        return grad_theta_W * (self.d / self.std)
 
     def to_model(self, theta_W, theta_b):
         W = theta_W / self.d
@@ -333,7 +349,7 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     -------
     coef : ndarray of shape (n_outputs, n_features), float64
     intercept : ndarray of shape (n_outputs,), float64 (zeros without intercept)
-    results : list of OptimizeResult, one per group
+    results : list of OptimizeResult, one per group, with a ``converged`` flag
     """
     n_features, dtype = X.shape[1], X.dtype
     link, T, s, groups = problem.link, problem.T, problem.sample_weight, problem.groups
@@ -348,14 +364,14 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             )
     penalised = not np.isinf(C)
     alpha = 1.0 / (C * S_group) if penalised else None
+    width = len(groups[0])
     precond = Preconditioner(
         X,
         fit_intercept,
-        1.0 / (C * np.max(S)) if penalised else 0.0,
+        1.0 / (C * np.max(S) * link.curvature_at_zero(width)) if penalised else 0.0,
         s if s.ndim == 1 else s.mean(axis=0),
         _PRECONDITION,
     )
-    width = len(groups[0])
     n_coef = width * n_features
     last_grad = {}
 
@@ -392,15 +408,25 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             out[g] = (f, grad)
         return out
 
-    def report(g, result):
-        report.count[g] = report.count.get(g, 0) + 1
-        print(
-            f"[{label}]{problem.names[g]} iter {report.count[g]:4d}  objective "
-            f"{result.fun:.10g}  max|grad| {np.max(np.abs(last_grad[g])):.3g}",
-            flush=True,
-        )
+    def stopping_norm(grad):
+        """Largest entry of the gradient w.r.t. standardised features' weights."""
+        g_W = precond.stopping_gradient(grad[:n_coef].reshape(width, n_features))
+        return max(np.max(np.abs(g_W), initial=0.0), np.max(np.abs(grad[n_coef:]), initial=0.0))
 
-    report.count = {}
+    def after_iteration(g, result):
+        # L-BFGS evaluates the accepted point last, so last_grad[g] is its gradient.
+        norm = stopping_norm(last_grad[g])
+        if verbose:
+            after_iteration.count[g] = after_iteration.count.get(g, 0) + 1
+            print(
+                f"[{label}]{problem.names[g]} iter {after_iteration.count[g]:4d}  objective "
+                f"{result.fun:.10g}  max|grad| {norm:.3g}",
+                flush=True,
+            )
+        if norm <= tol:
+            raise StopIteration
+
+    after_iteration.count = {}
     x0s = []
     for g in groups:
         if init is None:
@@ -408,16 +434,31 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
         else:
             tW, tb = precond.to_theta(init[0][g], init[1][g] if fit_intercept else None)
             x0s.append(np.concatenate([tW.ravel(), [] if tb is None else tb]))
-    options = {"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps}
+    # L-BFGS also stops when an iteration lowers the objective by less than ftol
+    # (relative). scikit-learn's 64 eps suits float64; in float32 the sum over rows is
+    # only known to about eps32 / sqrt(n_samples) (rounding of the logits, independent
+    # across rows), and line searches below that level burn evaluations on noise.
+    ftol = 64 * np.finfo(np.float64).eps
+    if dtype != np.float64:
+        ftol = max(ftol, _FTOL_NOISE * np.finfo(dtype).eps / np.sqrt(X.shape[0]))
+    # The gradient test is ours (after_iteration), on the scale-free gradient rather
+    # than on theta's, so L-BFGS-B's own test is off (gtol=0).
+    options = {"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": ftol}
     batch_width = width * min(len(groups), _MAX_LOCKSTEP)
     with _blas_single_threaded(), BlockEvaluator(X, batch_width) as evaluator:
-        results = lbfgs_lockstep(evaluate, x0s, options, report if verbose else None)
+        results = lbfgs_lockstep(evaluate, x0s, options, after_iteration)
 
     coef = np.zeros((problem.n_outputs, n_features))
     intercept = np.zeros(problem.n_outputs)
-    for g, result in zip(groups, results):
+    for index, (g, result) in enumerate(zip(groups, results)):
         W, b = precond.to_model(*unpack(result.x))
         coef[g], intercept[g] = link.canonical(W, b if fit_intercept else np.zeros(width))
+        # Converged: our gradient test (status 99), the relative-decrease test (status
+        # 0), or a stop elsewhere at a point that passes the gradient test.
+        result.converged = result.status in (0, 99) or (
+            index in last_grad and stopping_norm(last_grad[index]) <= tol
+        )
+        result.nit = min(result.nit, max_iter)
     return coef, intercept, results
 
 

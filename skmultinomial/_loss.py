@@ -102,6 +102,11 @@ class _Softmax:
         return log_softmax(Z)
 
     @staticmethod
+    def curvature_at_zero(n_outputs):
+        """Diagonal of the loss's Hessian w.r.t. one logit at z = 0: q (1 - q), q = 1/K."""
+        return (n_outputs - 1) / n_outputs**2
+
+    @staticmethod
     def canonical(W, b):
         """The representative of ``(W, b)`` whose columns sum to zero over the classes.
 
@@ -143,6 +148,11 @@ class _Sigmoid:
     @staticmethod
     def log_proba(Z):
         return log_expit(Z)
+
+    @staticmethod
+    def curvature_at_zero(n_outputs):
+        """Second derivative of the loss w.r.t. a logit at z = 0: expit'(0) = 1/4."""
+        return 0.25
 
     @staticmethod
     def canonical(W, b):

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+
 
 def test_demo_runs_and_prints_both_tables():
     out = subprocess.run(
@@ -23,11 +25,14 @@ def test_demo_runs_and_prints_both_tables():
         row = next(line for line in out.splitlines() if line.startswith(name + " "))
         numbers = [float(x) for x in re.findall(r"\d+\.\d+", row)]
         assert numbers, row
-    # Same C, same folds, same objective: the two softmax rows agree on accuracy.
+    # Same C, same folds, same objective: the two softmax rows agree on accuracy and log
+    # loss up to where each solver stops (tol=1e-4).
     rows = {
-        line.split()[0]: line.split()[1:3]
+        line.split()[0]: [float(v) for v in line.split()[1:3]]
         for line in out.splitlines()
         if line.startswith(("SoftmaxRegressionClassifier ", "LogisticRegression "))
     }
-    assert rows["SoftmaxRegressionClassifier"] == rows["LogisticRegression"]
-    assert float(rows["SoftmaxRegressionClassifier"][0]) > 0.95
+    np.testing.assert_allclose(
+        rows["SoftmaxRegressionClassifier"], rows["LogisticRegression"], atol=5e-3
+    )
+    assert rows["SoftmaxRegressionClassifier"][0] > 0.95

@@ -147,13 +147,17 @@ def test_binary_decision_function_is_one_dimensional(cancer):
 
 
 @pytest.mark.parametrize("dataset", ["wine", "cancer"])
-def test_float32_is_kept_and_close_to_float64(dataset, request):
+def test_float32_is_kept_and_reaches_the_float64_optimum(dataset, request):
     X, y = request.getfixturevalue(dataset)
     f64 = SoftmaxRegressionClassifier(tol=1e-8, max_iter=1000).fit(X, y)
     f32 = SoftmaxRegressionClassifier(tol=1e-8, max_iter=1000).fit(X.astype(np.float32), y)
     assert f32.coef_.dtype == np.float32 and f32.intercept_.dtype == np.float32
-    np.testing.assert_allclose(f32.coef_, f64.coef_, atol=2e-3)
-    np.testing.assert_allclose(f32.predict_proba(X), f64.predict_proba(X), atol=5e-4)
+    # The float32 fit's parameters, evaluated in float64, reach the optimum to 1e-6
+    # (float32 logits are rounded to ~1e-7: below that the objective is noise).
+    f32.coef_, f32.intercept_ = f32.coef_.astype(np.float64), f32.intercept_.astype(float)
+    f_opt, f_32 = _objective(f64, X, y, 1.0), _objective(f32, X, y, 1.0)
+    assert abs(f_32 - f_opt) <= 1e-6 * f_opt
+    np.testing.assert_allclose(f32.predict_proba(X), f64.predict_proba(X), atol=1e-3)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
