@@ -47,7 +47,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         fit_intercept=True,
         class_weight=None,
         tol=1e-4,
-        max_iter=100,
+        max_iter=1000,
         warm_start=False,
         verbose=0,
     ):
@@ -125,14 +125,15 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
     def _warn_not_converged(self, result, n_iter, where):
         if n_iter >= self.max_iter:
             advice = (
-                f"Increase max_iter (now {self.max_iter}), or standardise the features "
-                "(e.g. StandardScaler in a Pipeline), which needs fewer iterations."
+                f"Increase max_iter (now {self.max_iter}). Fits that need many iterations "
+                "are usually weakly penalised fits of (nearly) separable data, where the "
+                "optimum is far out: a smaller C converges sooner."
             )
         else:
             advice = (
-                "The line search could not decrease the objective further: the fit is at "
-                f"the limit of floating-point precision for tol={self.tol:g}; a larger tol "
-                "or standardised features avoid this."
+                "The line search could not lower the objective further: the fit is at "
+                f"the limit of floating-point precision before reaching tol={self.tol:g}. "
+                "A larger tol avoids this."
             )
         warnings.warn(
             f"L-BFGS did not converge{where} after {n_iter} iteration(s) "

@@ -73,10 +73,12 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         (one per label, or one for all). Ignored for 1-D labels of 3 or more classes,
         where ``predict`` takes the most probable class.
     tol : float, default=1e-4
-        Each label's L-BFGS stops when the largest gradient entry of its objective
-        divided by ``C * sum_i s_il`` falls below ``tol``.
-    max_iter : int, default=100
-        Maximum number of L-BFGS iterations per label.
+        Each label's L-BFGS stops when the largest entry of the gradient of its objective
+        divided by ``C * sum_i s_il``, taken w.r.t. the weights of the standardised
+        features, falls below ``tol`` (see ``SoftmaxRegressionClassifier``).
+    max_iter : int, default=1000
+        Maximum number of L-BFGS iterations per label (see
+        ``SoftmaxRegressionClassifier``).
     warm_start : bool, default=False
         Start from the previous solution when the shapes agree, else from zeros.
     verbose : int, default=0
@@ -141,7 +143,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         pos_weight=None,
         threshold=0.5,
         tol=1e-4,
-        max_iter=100,
+        max_iter=1000,
         warm_start=False,
         verbose=0,
     ):
