@@ -1,4 +1,4 @@
-"""The L-BFGS driver: blocked evaluation, preconditioning, and independent problems in lockstep.
+"""The L-BFGS driver: blocked evaluation, preconditioning, and the fit of each problem.
 
 For a group of outputs (all classes of a softmax, or one sigmoid label) the driver
 minimises, with scipy's L-BFGS-B,
@@ -16,20 +16,19 @@ which is the objective of DESIGN.md divided by ``C * S`` (as scikit-learn does, 
   parameters are mapped back before each evaluation and the gradient is mapped forward.
   The objective is the same function of (W, b), penalty included, so the optimum is
   unchanged; only the path to it (and what ``tol`` measures) is that of standardised data.
-- Lockstep: independent problems that share X (the labels of the sigmoid model) each
-  run their own L-BFGS in a thread, and their evaluations are batched into one pass over
-  X, so each label converges on its own while X is read once per round for all of them.
+- Lockstep (``_lockstep.py``): independent problems that share X (the labels of the
+  sigmoid model) each run their own L-BFGS, and their evaluations are batched into one
+  pass over X.
 """
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController
 
+from . import _lockstep
 from ._loss import chunk_loss_grad
 
 # Rows per block: about this many logits per block (a few hundred kB to a few MB).
@@ -39,8 +38,6 @@ _THREADED_WORK = 1 << 22
 # float32 fits stop when the objective's relative decrease falls to this many times its
 # rounding noise, eps32 / sqrt(n_samples).
 _FTOL_NOISE = 1.0
-# At most this many independent problems are batched into one pass over X.
-_MAX_LOCKSTEP = 64
 
 _controller = None
 
@@ -206,115 +203,6 @@ class Preconditioner:
         return gW / self.d, gb
 
 
-def lbfgs_lockstep(evaluate, x0s, options, callback=None):
-    """Minimise independent objectives with one L-BFGS each, evaluations batched.
-
-    Parameters
-    ----------
-    evaluate : callable
-        ``evaluate({index: x}) -> {index: (f, grad)}`` for any subset of the problems.
-    x0s : list of ndarray
-        Starting points, one per problem.
-    options : dict
-        Options of ``scipy.optimize.minimize(method="L-BFGS-B")``.
-    callback : callable or None
-        ``callback(index, intermediate_result)`` after each iteration of a problem.
-
-    Returns
-    -------
-    results : list of OptimizeResult, in the order of ``x0s``.
-    """
-    n_problems = len(x0s)
-
-    def solve(index, objective):
-        return minimize(
-            objective,
-            x0s[index],
-            method="L-BFGS-B",
-            jac=True,
-            options=options,
-            callback=None
-            if callback is None
-            else (lambda intermediate_result: callback(index, intermediate_result)),
-        )
-
-    if n_problems == 1:
-        return [solve(0, lambda x: evaluate({0: x})[0])]
-
-    batch = _Lockstep(evaluate, min(n_problems, _MAX_LOCKSTEP))
-    results = [None] * n_problems
-    queue = iter(range(n_problems))
-    queue_lock = threading.Lock()
-
-    def worker():
-        try:
-            while True:
-                with queue_lock:
-                    index = next(queue, None)
-                if index is None:
-                    return
-                results[index] = solve(index, lambda x, i=index: batch.evaluate(i, x))
-        except BaseException as exc:  # noqa: B036 - handed to the main thread below
-            batch.fail(exc)
-        finally:
-            batch.leave()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(batch.running)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if batch.error is not None:
-        raise batch.error
-    return results
-
-
-class _Lockstep:
-    """Collects one evaluation request from every running problem, then runs them at once."""
-
-    def __init__(self, evaluate, running):
-        self.evaluate_batch = evaluate
-        self.running = running
-        self.pending = {}
-        self.done = {}
-        self.error = None
-        self.cond = threading.Condition()
-
-    def evaluate(self, index, x):
-        with self.cond:
-            if self.error is not None:
-                raise RuntimeError("another problem of this fit failed")
-            self.pending[index] = x
-            self._run_if_complete()
-            while index not in self.done and self.error is None:
-                self.cond.wait()
-            if self.error is not None:
-                raise RuntimeError("another problem of this fit failed")
-            return self.done.pop(index)
-
-    def leave(self):
-        with self.cond:
-            self.running -= 1
-            self._run_if_complete()
-
-    def fail(self, exc):
-        with self.cond:
-            if self.error is None:
-                self.error = exc
-            self.cond.notify_all()
-
-    def _run_if_complete(self):
-        # Called with the lock held: every running problem is waiting for this batch.
-        if not self.pending or len(self.pending) < self.running or self.error is not None:
-            return
-        batch, self.pending = self.pending, {}
-        try:
-            self.done.update(self.evaluate_batch(batch))
-        except BaseException as exc:  # noqa: B036 - every waiting problem sees it
-            self.error = exc
-        self.cond.notify_all()
-
-
 class Problem:
     """One fitting problem: encoded targets, weights and likelihood of a set of outputs.
 
@@ -444,9 +332,9 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     # The gradient test is ours (after_iteration), on the scale-free gradient rather
     # than on theta's, so L-BFGS-B's own test is off (gtol=0).
     options = {"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": ftol}
-    batch_width = width * min(len(groups), _MAX_LOCKSTEP)
+    batch_width = width * min(len(groups), _lockstep.MAX_BATCH)
     with _blas_single_threaded(), BlockEvaluator(X, batch_width) as evaluator:
-        results = lbfgs_lockstep(evaluate, x0s, options, after_iteration)
+        results = _lockstep.lbfgs_lockstep(evaluate, x0s, options, after_iteration)
 
     coef = np.zeros((problem.n_outputs, n_features))
     intercept = np.zeros(problem.n_outputs)
