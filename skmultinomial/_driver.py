@@ -32,7 +32,7 @@ from . import _lockstep
 from ._loss import chunk_loss_grad
 
 # Rows per block: about this many logits per block (a few hundred kB to a few MB).
-_BLOCK_ELEMENTS = 1 << 17
+_BLOCK_ELEMENTS = 1 << 18
 # Below this many multiply-adds per product, threads cost more than they save.
 _THREADED_WORK = 1 << 22
 # float32 fits stop when the objective's relative decrease falls to this many times its
