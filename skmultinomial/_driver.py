@@ -35,6 +35,10 @@ from ._loss import chunk_loss_grad
 _BLOCK_ELEMENTS = 1 << 18
 # Below this many multiply-adds per product, threads cost more than they save.
 _THREADED_WORK = 1 << 22
+# Separate problems (sigmoid labels) are batched into shared passes over X when X has at
+# least this many entries; below, one after the other is faster than handing evaluations
+# between threads.
+_BATCH_WORK = 1 << 20
 # float32 fits stop when the objective's relative decrease falls to this many times its
 # rounding noise, eps32 / sqrt(n_samples).
 _FTOL_NOISE = 1.0
@@ -334,7 +338,9 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     options = {"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": ftol}
     batch_width = width * min(len(groups), _lockstep.MAX_BATCH)
     with _blas_single_threaded(), BlockEvaluator(X, batch_width) as evaluator:
-        results = _lockstep.lbfgs_lockstep(evaluate, x0s, options, after_iteration)
+        results = _lockstep.lbfgs_lockstep(
+            evaluate, x0s, options, after_iteration, batched=X.shape[0] * n_features >= _BATCH_WORK
+        )
 
     coef = np.zeros((problem.n_outputs, n_features))
     intercept = np.zeros(problem.n_outputs)

@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 MAX_BATCH = 64
 
 
-def lbfgs_lockstep(evaluate, x0s, options, callback=None):
+def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True):
     """Minimise independent objectives with one L-BFGS each, evaluations batched.
 
     Parameters
@@ -35,6 +35,10 @@ def lbfgs_lockstep(evaluate, x0s, options, callback=None):
         Options of ``scipy.optimize.minimize(method="L-BFGS-B")``.
     callback : callable or None
         ``callback(index, intermediate_result)`` after each iteration of a problem.
+    batched : bool
+        False runs the problems one after the other in this thread, each evaluation
+        alone: for small data, where handing evaluations between threads costs more
+        than one pass over X per problem.
 
     Returns
     -------
@@ -54,8 +58,8 @@ def lbfgs_lockstep(evaluate, x0s, options, callback=None):
             else (lambda intermediate_result: callback(index, intermediate_result)),
         )
 
-    if n_problems == 1:
-        return [solve(0, lambda x: evaluate({0: x})[0])]
+    if n_problems == 1 or not batched:
+        return [solve(i, lambda x, i=i: evaluate({i: x})[i]) for i in range(n_problems)]
 
     batch = _Lockstep(evaluate, min(n_problems, MAX_BATCH))
     results = [None] * n_problems

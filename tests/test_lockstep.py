@@ -9,11 +9,22 @@ import skmultinomial._lockstep as lockstep
 from skmultinomial import SigmoidMultiLabelClassifier
 
 
+@pytest.fixture(autouse=True)
+def batched(monkeypatch):
+    """Batch the labels whatever the size of X (small data runs them one by one)."""
+    monkeypatch.setattr(driver, "_BATCH_WORK", 0)
+
+
 def test_lockstep_labels_equal_labels_fitted_one_by_one():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 8))
     Y = (X @ rng.normal(size=(8, 5)) + rng.logistic(size=(500, 5)) > 0).astype(int)
     together = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y)
+    with pytest.MonkeyPatch.context() as unbatched:
+        unbatched.setattr(driver, "_BATCH_WORK", np.inf)
+        one_by_one = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y)
+    np.testing.assert_allclose(together.coef_, one_by_one.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(together.n_iter_, one_by_one.n_iter_)
     for j in range(Y.shape[1]):
         alone = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y[:, j])
         np.testing.assert_allclose(together.coef_[j], alone.coef_[0], rtol=1e-9, atol=1e-12)
