@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -38,6 +37,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -46,6 +46,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         C=1.0,
         fit_intercept=True,
         class_weight=None,
+        label_smoothing=0.0,
         tol=1e-4,
         max_iter=1000,
         warm_start=False,
@@ -54,6 +55,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         self.C = C
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
@@ -153,18 +155,25 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             )
         return codes
 
-    def _class_weight_per_sample(self, y, codes, sample_weight):
-        """``class_weight`` (a dict or "balanced") as a weight per sample of 1-D labels.
+    def _class_weights(self, counts):
+        """``class_weight`` as one weight per entry of ``classes_``, or None.
 
-        "balanced" counts the samples by their weight, as scikit-learn >= 1.9 does, so
-        that integer weights and repeated rows give the same class weights.
+        ``counts`` are the weighted counts of the classes (the sums of the target
+        columns), used by "balanced" as scikit-learn >= 1.9 does, so that integer
+        weights and repeated rows give the same class weights.
         """
         if self.class_weight is None:
-            return 1.0
+            return None
         if isinstance(self.class_weight, str):
-            counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
-            return _balanced(counts)[codes]
-        return compute_class_weight(self.class_weight, classes=self.classes_, y=y)[codes]
+            return _balanced(counts)
+        classes = self.classes_.tolist()
+        unknown = [key for key in self.class_weight if key not in classes]
+        if unknown:
+            raise ValueError(
+                f"class_weight names classes that are not in the data: {unknown}. "
+                f"The classes are {classes}."
+            )
+        return np.array([self.class_weight.get(c, 1.0) for c in classes], dtype=np.float64)
 
     def predict_proba(self, X):
         """Probability estimates, ``exp`` of :meth:`predict_log_proba`.
@@ -181,11 +190,42 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         """
         return np.exp(self.predict_log_proba(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against ``y`` (subset accuracy for multi-label).
+
+        Soft targets are compared through their hard version: the most probable class
+        of each target distribution, or each label's probability above 0.5. To score
+        probabilities against soft targets, use
+        :data:`skmultinomial.metrics.cross_entropy_scorer`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels or target probabilities.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, self._hard_targets(y), sample_weight=sample_weight)
+
+    def _hard_targets(self, y):
+        return y
+
     def _n_iter_attribute(self, n_iter):
         return n_iter
 
     def _check_target_kind(self, y, y_shape):
         """Hook: reject target kinds the estimator does not model, before validation."""
+
+    def _smoothed(self, T, n_values):
+        """Targets with ``label_smoothing`` applied: ``(1 - eps) T + eps / n_values``."""
+        eps = self.label_smoothing
+        return T if eps == 0 else (1 - eps) * T + eps / n_values
 
 
 def _balanced(counts):

@@ -35,9 +35,12 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     The targets may be:
 
     - 2-D ``Y`` of shape (n_samples, n_labels), a 0/1 indicator matrix (dense or sparse,
-      e.g. from ``MultiLabelBinarizer``): one sigmoid per column; ``classes_`` is
-      ``np.arange(n_labels)``; ``predict`` returns the 0/1 indicator matrix and
-      ``predict_proba`` the per-label probabilities, shape (n_samples, n_labels).
+      e.g. from ``MultiLabelBinarizer``), or per-label target probabilities in [0, 1]
+      (soft targets, e.g. the fraction of annotators who assigned each label): one
+      sigmoid per column; ``classes_`` is ``np.arange(n_labels)``; ``predict`` returns
+      the 0/1 indicator matrix and ``predict_proba`` the per-label probabilities, shape
+      (n_samples, n_labels). A soft target ``t`` is exactly a row with the label
+      (weight ``t``) plus the row without it (weight ``1 - t``).
     - 1-D binary labels: one sigmoid, the same model as ``LogisticRegression``;
       ``predict_proba`` has the two columns of ``classes_``.
     - 1-D labels of ``K >= 3`` classes: one sigmoid per class (one-vs-rest), ``predict``
@@ -68,6 +71,11 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         Extra weight of the positive examples in each label's loss, as PyTorch's
         ``BCEWithLogitsLoss(pos_weight=...)``; ``"balanced"`` uses
         ``n_neg_l / n_pos_l``. It multiplies ``class_weight``.
+    label_smoothing : float in [0, 1), default=0.0
+        The binary analogue of PyTorch's label smoothing: targets become
+        ``(1 - eps) * t + eps / 2``. Class and positive weights are computed from the
+        targets before smoothing and then weigh the smoothed terms: the loss of an entry
+        is ``w_pos t' (-log q) + w_neg (1 - t') (-log(1 - q))`` with ``t'`` smoothed.
     threshold : float or array-like of shape (n_labels,), default=0.5
         ``predict`` marks a label when its probability is strictly above the threshold
         (one per label, or one for all). Ignored for 1-D labels of 3 or more classes,
@@ -141,6 +149,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         fit_intercept=True,
         class_weight=None,
         pos_weight=None,
+        label_smoothing=0.0,
         threshold=0.5,
         tol=1e-4,
         max_iter=1000,
@@ -151,6 +160,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             C=C,
             fit_intercept=fit_intercept,
             class_weight=class_weight,
+            label_smoothing=label_smoothing,
             tol=tol,
             max_iter=max_iter,
             warm_start=warm_start,
@@ -169,12 +179,15 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         s = sample_weight
         if y.ndim == 2:
             Y = y.toarray() if sp.issparse(y) else np.asarray(y)
-            kind = type_of_target(Y)
-            if kind != "multilabel-indicator":
+            outside = (Y < 0) | (Y > 1)
+            if outside.any():
+                row, col = np.argwhere(outside)[0]
                 raise ValueError(
-                    "SigmoidMultiLabelClassifier needs 2-D targets as a 0/1 indicator "
-                    f"matrix of shape (n_samples, n_labels), but Y is {kind}. Encode "
-                    "label sets with sklearn.preprocessing.MultiLabelBinarizer."
+                    "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, "
+                    "n_labels) with entries in [0, 1]: a 0/1 indicator matrix, or the "
+                    f"probability of each label. Y[{row}, {col}] is {Y[row, col]!r} "
+                    f"({type_of_target(Y)}). Encode label sets with "
+                    "sklearn.preprocessing.MultiLabelBinarizer."
                 )
             if isinstance(self.class_weight, dict):
                 raise ValueError(
@@ -188,7 +201,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         else:
             codes = self._encode_classes(y)
             if isinstance(self.class_weight, dict):
-                s = s * self._class_weight_per_sample(y, codes, s)
+                s = s * self._class_weights(None)[codes]
             n_classes = self.classes_.size
             if n_classes == 2:
                 self.y_type_ = "binary"
@@ -200,6 +213,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 names = [f" for class {label!r}" for label in self.classes_]
         Y = Y.astype(s.dtype)
         w_pos, w_neg = self._label_weights(Y, s)
+        Y = self._smoothed(Y, 2)
         if np.all(w_pos == 1) and np.all(w_neg == 1):
             return Problem(np.ascontiguousarray(Y.T), s, SIGMOID, Y.shape[1], names)
         # Weighting the two terms of a label's cross-entropy is the same as weighting the
@@ -268,6 +282,13 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             bounds = f"[{low:g}, inf)" if closed else f"({low:g}, {high:g})"
             raise ValueError(f"{name} must lie in {bounds}, got {value}.")
         return np.broadcast_to(value, (n_labels,))
+
+    def _hard_targets(self, y):
+        if np.ndim(y) == 2 and not sp.issparse(y):
+            Y = np.asarray(y)
+            if Y.shape[1] > 1 and not np.isin(Y, (0, 1)).all():
+                return (Y > 0.5).astype(int)
+        return y
 
     def _logit_threshold(self):
         n_labels = self.coef_.shape[0]

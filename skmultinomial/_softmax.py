@@ -1,6 +1,7 @@
 """SoftmaxRegressionClassifier: multinomial logistic regression, one class per sample."""
 
-from sklearn.utils.multiclass import type_of_target
+import numpy as np
+import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
 from ._driver import Problem
@@ -16,11 +17,20 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     ``P(y = k | x) = softmax(W x + b)_k`` and is fitted by minimising the penalised
     cross-entropy (negative log-likelihood)::
 
-        C * sum_i s_i * [logsumexp(z_i) - z_{i, y_i}]  +  1/2 * ||W||_F^2,   z_i = W x_i + b
+        C * sum_i s_i * sum_k cw_k t_ik [logsumexp(z_i) - z_ik]  +  1/2 * ||W||_F^2
 
-    where ``s_i`` is the sample weight times the class weight of ``y_i`` and the
-    intercept ``b`` is not penalised. This is the objective of scikit-learn's
+    with ``z_i = W x_i + b``, ``s_i`` the sample weight, ``cw_k`` the class weight and
+    ``t_i`` the target distribution of sample ``i``: one-hot for a label ``y_i`` (the
+    sum is then ``cw_{y_i} (logsumexp(z_i) - z_{i, y_i})``), or given. The intercept
+    ``b`` is not penalised. For hard labels this is the objective of scikit-learn's
     ``LogisticRegression(C=C)``, and the fit reaches the same optimum.
+
+    Targets ``y`` are either 1-D class labels of any type, or a 2-D array of target
+    distributions of shape (n_samples, n_classes) (soft targets: probabilistic labels
+    from several annotators, a teacher model's probabilities): non-negative rows that
+    sum to 1, whose columns are the classes, named by ``classes`` or ``0 .. K-1``. A
+    soft-target fit is exactly the fit of the data with each row repeated once per
+    class ``k`` with label ``k`` and weight ``s_i t_ik``.
 
     With two classes the softmax over two logits is the sigmoid of their difference, so
     the model has a single logit ``z = w.x + b`` for ``classes_[1]``: ``coef_`` has shape
@@ -41,9 +51,21 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept per logit.
     class_weight : dict or "balanced", default=None
-        Weight of each class, ``{class_label: weight}``, multiplied into the sample
-        weights. ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``, the
-        counts weighted by ``sample_weight`` (as in scikit-learn >= 1.9).
+        Weight of each class, ``{class_label: weight}``: it weighs each class's term of
+        the cross-entropy (for hard labels, the samples of that class). ``"balanced"``
+        uses ``n_samples / (n_classes * counts)``, the counts weighted by
+        ``sample_weight`` (as in scikit-learn >= 1.9) and, for soft targets, the sums of
+        the target columns before smoothing. Naming a class that is not in the data
+        raises a ValueError.
+    label_smoothing : float in [0, 1), default=0.0
+        PyTorch's ``CrossEntropyLoss(label_smoothing=eps)``: the targets become
+        ``(1 - eps) * t + eps / K`` (for labels and distributions alike). Class weights
+        then weigh the smoothed distribution: the term of class ``k`` is
+        ``cw_k ((1 - eps) t_k + eps / K) (-log q_k)``, as in PyTorch.
+    classes : array-like of shape (n_classes,), default=None
+        Names of the columns of 2-D target distributions (``classes_``); default
+        ``np.arange(n_classes)``. Not used for 1-D labels, whose classes come from the
+        data.
     tol : float, default=1e-4
         L-BFGS stops when the largest entry of the gradient of the objective divided by
         ``C * sum_i s_i``, taken w.r.t. the weights of the standardised features (and the
@@ -65,7 +87,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels, sorted.
+        The class labels, sorted; for target distributions, ``classes`` or
+        ``np.arange(n_classes)``.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Weights, in the dtype of the training data (float32 or float64).
     intercept_ : ndarray of shape (1,) or (n_classes,)
@@ -97,22 +120,96 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     np.float64(1.0)
     """
 
+    _parameter_constraints: dict = {
+        **_LinearNLLClassifier._parameter_constraints,
+        "classes": ["array-like", None],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        fit_intercept=True,
+        class_weight=None,
+        label_smoothing=0.0,
+        classes=None,
+        tol=1e-4,
+        max_iter=1000,
+        warm_start=False,
+        verbose=0,
+    ):
+        super().__init__(
+            C=C,
+            fit_intercept=fit_intercept,
+            class_weight=class_weight,
+            label_smoothing=label_smoothing,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+        self.classes = classes
+
     def _check_target_kind(self, y, y_shape):
         if len(y_shape) == 2 and y_shape[1] > 1:
-            raise ValueError(
-                "SoftmaxRegressionClassifier fits exactly one class per sample, but y is "
-                f"2-D of shape {y_shape} ({type_of_target(y)}). For samples that "
-                "carry several labels at once, use SigmoidMultiLabelClassifier; for one "
-                "label per sample, pass y as a 1-D array."
-            )
+            _check_distributions(y)
 
     def _encode_targets(self, y, sample_weight):
-        codes = self._encode_classes(y)
-        s = sample_weight * self._class_weight_per_sample(y, codes, sample_weight)
-        if self.classes_.size == 2:
-            T = codes.astype(sample_weight.dtype)[None, :]
-            return Problem(T, s, SIGMOID, 1, [""])
-        return Problem(codes, s, SOFTMAX, self.classes_.size, [""])
+        dtype = sample_weight.dtype
+        if y.ndim == 2:
+            # Target distributions: renormalised so that each row sums to 1 exactly
+            # (validated to within 1e-6 before), which the loss relies on.
+            T = np.asarray(y, dtype=dtype)
+            T = T / T.sum(axis=1, keepdims=True)
+            self.classes_ = self._soft_classes(T.shape[1])
+            counts = sample_weight.astype(np.float64) @ T
+            codes = None
+        else:
+            codes = self._encode_classes(y)
+            counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
+            T = None
+        n_classes = self.classes_.size
+        class_weight = self._class_weights(counts)
+        s = sample_weight
+        if T is None and self.label_smoothing == 0:
+            # Hard labels: class indices, the class weight a weight of the sample.
+            if class_weight is not None:
+                s = s * class_weight[codes].astype(dtype)
+            if n_classes == 2:
+                return Problem(codes.astype(dtype)[None, :], s, SIGMOID, 1, [""])
+            return Problem(codes, s, SOFTMAX, n_classes, [""])
+        if T is None:
+            T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
+        T = self._smoothed(T, n_classes)
+        if class_weight is not None:
+            # sum_k cw_k t_ik (-log q_ik) = w_i sum_k t'_ik (-log q_ik) with
+            # w_i = sum_k cw_k t_ik and t'_ik = cw_k t_ik / w_i: a sample weight and a
+            # reweighted distribution (exactly the objective of the replicated data).
+            weighted = T * class_weight.astype(dtype)
+            w = weighted.sum(axis=1)
+            T = np.divide(weighted, w[:, None], out=T.copy(), where=w[:, None] > 0)
+            s = s * w
+        if n_classes == 2:
+            return Problem(np.ascontiguousarray(T[:, 1][None, :]), s, SIGMOID, 1, [""])
+        return Problem(np.ascontiguousarray(T.T), s, SOFTMAX, n_classes, [""])
+
+    def _soft_classes(self, n_columns):
+        if n_columns < 2:
+            raise ValueError("Target distributions need at least 2 columns (classes).")
+        if self.classes is None:
+            return np.arange(n_columns)
+        classes = np.asarray(self.classes)
+        if classes.shape != (n_columns,):
+            raise ValueError(
+                f"classes names {classes.size} classes, but the target distributions have "
+                f"{n_columns} columns: give one name per column."
+            )
+        return classes
+
+    def _hard_targets(self, y):
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            return self.classes_[np.argmax(np.asarray(y), axis=1)]
+        return y
 
     def _n_iter_attribute(self, n_iter):
         return int(n_iter[0])
@@ -136,3 +233,33 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         if Z.ndim == 1:
             return binary_log_proba(Z)
         return log_softmax(Z)
+
+
+def _check_distributions(y, atol=1e-6):
+    """Raise a ValueError naming the first row of 2-D ``y`` that is not a distribution."""
+    try:
+        P = y.toarray() if sp.issparse(y) else np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "2-D y is read as target distributions (one row per sample, one column per "
+            f"class) and must be numeric: {exc}"
+        ) from exc
+    problems = [
+        (~np.isfinite(P).all(axis=1), lambda i: f"contains {P[i][~np.isfinite(P[i])][0]}"),
+        ((P < 0).any(axis=1), lambda i: f"has a negative entry, {P[i].min():g}"),
+        (np.abs(P.sum(axis=1) - 1) > atol, lambda i: f"sums to {P[i].sum():.6g}, not 1"),
+    ]
+    for bad, what in problems:
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            hint = ""
+            if np.isin(P, (0, 1)).all():
+                hint = (
+                    " It looks like a multi-label indicator matrix: for samples that carry "
+                    "several labels at once, use SigmoidMultiLabelClassifier."
+                )
+            raise ValueError(
+                "2-D y is read as target distributions (one row per sample, one column "
+                f"per class: non-negative, summing to 1), but row {row} {what(row)} "
+                f"({int(bad.sum())} such rows).{hint}"
+            )

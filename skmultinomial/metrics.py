@@ -1,0 +1,188 @@
+"""Entropy, cross-entropy and KL divergence of rows of distributions, and a soft-target scorer.
+
+Cross-entropy is defined between two distributions, the target P and the model's Q::
+
+    H(P, Q) = -sum_k p_k log q_k = H(P) + KL(P || Q)
+
+For hard labels (one-hot P) it is the negative log-likelihood, scikit-learn's
+``log_loss``. The functions here take rows of distributions of shape (n_samples,
+n_classes), the binary forms rows of per-label probabilities of shape (n_samples,) or
+(n_samples, n_labels) (each entry the probability of a label being present, summed over
+labels per sample). All of them:
+
+- use the natural log by default (nats); ``base=2`` gives bits;
+- treat ``0 log 0`` as 0, so that a class or label with zero target probability
+  contributes nothing whatever Q says;
+- return ``inf`` where P is positive and Q is zero (the model gave no probability to
+  something that happens): that is the value of the divergence, not an error. Clip Q
+  yourself if you want a finite penalty instead;
+- average over samples, weighted by ``sample_weight``, or with ``average=False`` return
+  one value per sample.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+from sklearn.metrics import make_scorer
+from sklearn.utils.validation import _check_sample_weight
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_entropy",
+    "binary_kl_divergence",
+    "cross_entropy",
+    "cross_entropy_scorer",
+    "entropy",
+    "kl_divergence",
+]
+
+
+def _rows(name, P, n_columns=None, binary=False):
+    P = np.asarray(P, dtype=np.float64)
+    if binary:
+        if P.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 1-D or 2-D, got shape {P.shape}.")
+        P2 = P.reshape(P.shape[0], -1)
+    else:
+        if P.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D, one distribution per row, got shape {P.shape}."
+            )
+        P2 = P
+    if n_columns is not None and P2.shape != n_columns:
+        raise ValueError(f"{name} has shape {P.shape}, expected the shape of P, {n_columns}.")
+    if not np.all((P2 >= 0) & (P2 <= 1)):
+        raise ValueError(f"{name} must hold probabilities in [0, 1] (no NaN).")
+    if not binary and not np.allclose(P2.sum(axis=1), 1, atol=1e-6):
+        row = int(np.flatnonzero(~np.isclose(P2.sum(axis=1), 1, atol=1e-6))[0])
+        raise ValueError(f"The rows of {name} must sum to 1; row {row} sums to {P2[row].sum()}.")
+    return P2
+
+
+def _reduce(per_sample, sample_weight, average, base):
+    if base is not None:
+        per_sample = per_sample / np.log(base)
+    if not average:
+        return per_sample
+    weights = _check_sample_weight(sample_weight, per_sample, ensure_non_negative=True)
+    return float(np.average(per_sample, weights=weights))
+
+
+def cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
+    """Cross-entropy ``H(P, Q) = -sum_k p_k log q_k`` of each row of Q against P.
+
+    Parameters
+    ----------
+    P : array-like of shape (n_samples, n_classes)
+        Target distributions (non-negative rows summing to 1; one-hot for hard labels).
+    Q : array-like of shape (n_samples, n_classes)
+        Model distributions, e.g. ``predict_proba(X)``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the average.
+    average : bool, default=True
+        Weighted mean over samples if True, else an array of one value per sample.
+    base : float, default=None
+        Logarithm base; None is the natural log (nats), 2 gives bits.
+
+    Returns
+    -------
+    float or ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skmultinomial.metrics import cross_entropy
+    >>> round(cross_entropy([[0.8, 0.2]], [[0.7, 0.3]]), 4)
+    0.5261
+    """
+    P = _rows("P", P)
+    Q = _rows("Q", Q, P.shape)
+    with np.errstate(divide="ignore"):
+        per_sample = -xlogy(P, Q).sum(axis=1)
+    return _reduce(per_sample, sample_weight, average, base)
+
+
+def entropy(P, *, sample_weight=None, average=True, base=None):
+    """Entropy ``H(P) = -sum_k p_k log p_k`` of each row of P (``0 log 0 = 0``).
+
+    Parameters are those of :func:`cross_entropy`, without Q.
+    """
+    return cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
+
+
+def kl_divergence(P, Q, *, sample_weight=None, average=True, base=None):
+    """Kullback-Leibler divergence ``KL(P || Q) = sum_k p_k log(p_k / q_k) >= 0``.
+
+    Computed as ``H(P, Q) - H(P)`` term by term (``p log p - p log q``), so that it is
+    exactly 0 where Q equals P. Parameters are those of :func:`cross_entropy`.
+    """
+    P = _rows("P", P)
+    Q = _rows("Q", Q, P.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = xlogy(P, P) - xlogy(P, Q)
+    return _reduce(np.maximum(terms.sum(axis=1), 0.0), sample_weight, average, base)
+
+
+def _bernoulli(P):
+    """The per-label probabilities as two-column distributions: (1 - p, p)."""
+    return np.stack([1 - P, P], axis=-1)
+
+
+def binary_cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
+    """Binary cross-entropy of per-label probabilities, summed over labels.
+
+    ``-sum_l [p_l log q_l + (1 - p_l) log(1 - q_l)]`` per sample: the cross-entropy of
+    independent Bernoulli labels, the loss of ``SigmoidMultiLabelClassifier``.
+
+    Parameters
+    ----------
+    P : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Target probability of each label (0/1 for hard labels).
+    Q : array-like of the shape of P
+        Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model.
+    sample_weight, average, base
+        As for :func:`cross_entropy`.
+    """
+    P = _rows("P", P, binary=True)
+    Q = _rows("Q", Q, P.shape, binary=True)
+    with np.errstate(divide="ignore"):
+        per_label = -xlogy(_bernoulli(P), _bernoulli(Q)).sum(axis=-1)
+    return _reduce(per_label.sum(axis=1), sample_weight, average, base)
+
+
+def binary_entropy(P, *, sample_weight=None, average=True, base=None):
+    """Entropy of independent Bernoulli labels, summed over labels (``0 log 0 = 0``)."""
+    return binary_cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
+
+
+def binary_kl_divergence(P, Q, *, sample_weight=None, average=True, base=None):
+    """KL divergence of independent Bernoulli labels, summed over labels (``>= 0``)."""
+    P = _rows("P", P, binary=True)
+    Q = _rows("Q", Q, P.shape, binary=True)
+    B = _bernoulli(P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = (xlogy(B, B) - xlogy(B, _bernoulli(Q))).sum(axis=-1)
+    return _reduce(np.maximum(terms.sum(axis=1), 0.0), sample_weight, average, base)
+
+
+def _soft_cross_entropy(y_true, y_proba, sample_weight=None):
+    """Cross-entropy of predicted probabilities against soft (or one-hot) targets."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_proba = np.asarray(y_proba, dtype=np.float64)
+    if y_proba.ndim == 1:
+        # scikit-learn's scorers hand binary classifiers' positive column alone.
+        y_proba = np.column_stack([1 - y_proba, y_proba])
+    if y_true.ndim != 2 or y_true.shape != y_proba.shape:
+        raise ValueError(
+            "cross_entropy_scorer scores target distributions y of shape (n_samples, "
+            f"n_classes) against predict_proba; got y of shape {y_true.shape} and "
+            f"predict_proba of shape {y_proba.shape}. For 1-D class labels use "
+            "scoring='neg_log_loss'."
+        )
+    return cross_entropy(y_true, y_proba, sample_weight=sample_weight)
+
+
+#: Scorer for ``GridSearchCV(scoring=...)``, ``cross_validate`` and friends: the mean
+#: cross-entropy of ``predict_proba`` against target distributions, negated so that
+#: greater is better (as ``"neg_log_loss"`` is for hard labels).
+cross_entropy_scorer = make_scorer(
+    _soft_cross_entropy, greater_is_better=False, response_method="predict_proba"
+)
