@@ -185,7 +185,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 raise ValueError(
                     "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, "
                     "n_labels) with entries in [0, 1]: a 0/1 indicator matrix, or the "
-                    f"probability of each label. Y[{row}, {col}] is {Y[row, col]!r} "
+                    f"probability of each label. Y[{row}, {col}] is {Y[row, col].item()!r} "
                     f"({type_of_target(Y)}). Encode label sets with "
                     "sklearn.preprocessing.MultiLabelBinarizer."
                 )

@@ -209,3 +209,59 @@ def test_float32_is_kept(multilabel):
     assert clf.coef_.dtype == np.float32
     ref = SigmoidMultiLabelClassifier().fit(X, Y)
     np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-4)
+
+
+# --- soft targets and label smoothing ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def soft_multilabel(multilabel):
+    X, Y = multilabel
+    rng = np.random.default_rng(4)
+    # e.g. the fraction of 5 annotators who assigned each label
+    return X, np.clip(Y * 0.8 + rng.integers(0, 2, size=Y.shape) * 0.2, 0, 1)
+
+
+def test_soft_targets_equal_replicated_data_per_label(soft_multilabel):
+    X, P = soft_multilabel
+    s = np.random.default_rng(5).uniform(0.5, 2.0, size=P.shape[0])
+    pos_weight = np.array([1.0, 2.0, 0.5, 1.0, 3.0])
+    soft = SigmoidMultiLabelClassifier(C=0.5, pos_weight=pos_weight, **TIGHT).fit(
+        X, P, sample_weight=s
+    )
+    for j in range(P.shape[1]):
+        # Row with the label (weight s t pos_weight) plus the row without (s (1 - t)).
+        X_rep = np.vstack([X, X])
+        y_rep = np.r_[np.ones(len(X)), np.zeros(len(X))]
+        w_rep = np.r_[s * P[:, j] * pos_weight[j], s * (1 - P[:, j])]
+        keep = w_rep > 0
+        ref = LogisticRegression(C=0.5, **TIGHT).fit(X_rep[keep], y_rep[keep], w_rep[keep])
+        np.testing.assert_allclose(soft.coef_[j], ref.coef_[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(soft.intercept_[j], ref.intercept_[0], atol=1e-6)
+    assert soft.predict(X).dtype.kind == "i" and set(np.unique(soft.predict(X))) <= {0, 1}
+
+
+def test_sigmoid_label_smoothing_equals_smoothed_targets(multilabel):
+    X, Y = multilabel
+    eps = 0.2
+    by_param = SigmoidMultiLabelClassifier(label_smoothing=eps, **TIGHT).fit(X, Y)
+    by_targets = SigmoidMultiLabelClassifier(**TIGHT).fit(X, (1 - eps) * Y + eps / 2)
+    np.testing.assert_allclose(by_param.coef_, by_targets.coef_, rtol=1e-10, atol=1e-12)
+    # smoothing keeps the probabilities away from 0 and 1
+    plain = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y)
+    assert np.ptp(by_param.predict_proba(X)) < np.ptp(plain.predict_proba(X))
+
+
+def test_soft_multilabel_score_uses_the_hard_version(soft_multilabel):
+    X, P = soft_multilabel
+    clf = SigmoidMultiLabelClassifier().fit(X, P)
+    expected = np.mean(np.all(clf.predict(X) == (P > 0.5), axis=1))
+    assert clf.score(X, P) == expected
+
+
+def test_targets_outside_zero_one_are_named(multilabel):
+    X, Y = multilabel
+    Y = Y.astype(float)
+    Y[4, 2] = 1.5
+    with pytest.raises(ValueError, match=r"Y\[4, 2\] is 1.5"):
+        SigmoidMultiLabelClassifier().fit(X, Y)

@@ -182,3 +182,140 @@ def test_continuous_targets_are_rejected(wine):
     X, _ = wine
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         SoftmaxRegressionClassifier().fit(X, np.linspace(0, 1, X.shape[0]))
+
+
+# --- soft targets and label smoothing ----------------------------------------------------
+
+
+def _replicated(X, P, sample_weight=None):
+    """Each row once per class k, labelled k, weighted s_i * p_ik: the soft fit's twin."""
+    n, K = P.shape
+    s = np.ones(n) if sample_weight is None else sample_weight
+    return np.repeat(X, K, axis=0), np.tile(np.arange(K), n), (s[:, None] * P).ravel()
+
+
+@pytest.fixture
+def soft_wine(wine):
+    X, y = wine
+    rng = np.random.default_rng(0)
+    P = 0.6 * np.eye(3)[y] + 0.4 * rng.dirichlet(np.ones(3), size=y.size)
+    P[:5] = np.eye(3)[y[:5]]  # some rows stay one-hot (zeros in the distribution)
+    return X, P
+
+
+@pytest.mark.parametrize(
+    "class_weight", [None, "balanced", {0: 2.0, 1: 0.5, 2: 1.0}], ids=["none", "balanced", "dict"]
+)
+def test_soft_targets_equal_replicated_data(soft_wine, class_weight):
+    X, P = soft_wine
+    s = np.random.default_rng(1).uniform(0.2, 3.0, size=P.shape[0])
+    kw = {"C": 0.5, "class_weight": class_weight, **TIGHT}
+    soft = SoftmaxRegressionClassifier(**kw).fit(X, P, sample_weight=s)
+    X_rep, y_rep, s_rep = _replicated(X, P, s)
+    keep = s_rep > 0
+    hard = SoftmaxRegressionClassifier(**kw).fit(
+        X_rep[keep], y_rep[keep], sample_weight=s_rep[keep]
+    )
+    np.testing.assert_allclose(soft.coef_, hard.coef_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(soft.intercept_, hard.intercept_, rtol=1e-6, atol=1e-7)
+    # ...and the replicated data is an ordinary LogisticRegression problem.
+    ref = LogisticRegression(**kw).fit(X_rep[keep], y_rep[keep], sample_weight=s_rep[keep])
+    np.testing.assert_allclose(soft.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+
+
+def test_two_class_soft_targets_equal_replicated_data(cancer):
+    X, y = cancer
+    p = np.clip(0.8 * y + 0.1 + 0.05 * np.sin(np.arange(y.size)), 0, 1)
+    P = np.column_stack([1 - p, p])
+    soft = SoftmaxRegressionClassifier(**TIGHT).fit(X, P)
+    assert soft.coef_.shape == (1, X.shape[1]) and soft.decision_function(X).ndim == 1
+    X_rep, y_rep, s_rep = _replicated(X, P)
+    ref = LogisticRegression(**TIGHT).fit(X_rep, y_rep, sample_weight=s_rep)
+    np.testing.assert_allclose(soft.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(soft.intercept_, ref.intercept_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("class_weight", [None, {0: 3.0, 2: 0.5}])
+def test_label_smoothing_equals_fitting_the_smoothed_targets(wine, class_weight):
+    X, y = wine
+    eps = 0.1
+    smoothed = (1 - eps) * np.eye(3)[y] + eps / 3
+    kw = {"class_weight": class_weight, **TIGHT}
+    by_param = SoftmaxRegressionClassifier(label_smoothing=eps, **kw).fit(X, y)
+    by_targets = SoftmaxRegressionClassifier(**kw).fit(X, smoothed)
+    np.testing.assert_allclose(by_param.coef_, by_targets.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(by_param.classes_, [0, 1, 2])
+
+
+def test_label_smoothing_optimum_zeroes_the_pytorch_style_gradient(wine):
+    # PyTorch's CrossEntropyLoss(weight=w, label_smoothing=eps, reduction="sum"):
+    # sum_i (1 - eps) w_{y_i} (-log q_{i,y_i}) + eps / K * sum_k w_k (-log q_ik).
+    # Its gradient w.r.t. the logits, written out here, must vanish at our optimum
+    # together with the penalty's.
+    X, y = wine
+    eps, w, C = 0.2, np.array([1.0, 2.0, 0.5]), 0.7
+    clf = SoftmaxRegressionClassifier(
+        C=C, label_smoothing=eps, class_weight=dict(enumerate(w)), **TIGHT
+    ).fit(X, y)
+    Q = clf.predict_proba(X)
+    onehot = np.eye(3)[y]
+    # d/dz of -sum_k a_k log q_k is q * sum_k a_k - a, with a_k the weighted targets.
+    a = (1 - eps) * onehot * w + eps / 3 * w
+    G = Q * a.sum(axis=1, keepdims=True) - a
+    # (each term is of order C * n = 125; the optimum cancels them to ~1e-6)
+    np.testing.assert_allclose(C * G.T @ X + clf.coef_, 0, atol=1e-5)
+    np.testing.assert_allclose(C * G.sum(axis=0), 0, atol=1e-5)
+
+
+def test_one_hot_targets_equal_labels(wine):
+    X, y = wine
+    from_labels = SoftmaxRegressionClassifier(**TIGHT).fit(X, y)
+    from_one_hot = SoftmaxRegressionClassifier(**TIGHT).fit(X, np.eye(3)[y])
+    np.testing.assert_allclose(from_one_hot.coef_, from_labels.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(from_one_hot.predict(X), from_labels.predict(X))
+
+
+def test_soft_target_models_predict_like_hard_label_models(soft_wine):
+    X, P = soft_wine
+    clf = SoftmaxRegressionClassifier(classes=["barolo", "grignolino", "barbera"]).fit(X, P)
+    np.testing.assert_array_equal(clf.classes_, ["barolo", "grignolino", "barbera"])
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    # score compares with each target distribution's most probable class
+    assert clf.score(X, P) == np.mean(clf.predict(X) == clf.classes_[P.argmax(axis=1)])
+
+
+@pytest.mark.parametrize(
+    "rows, match",
+    [
+        ({3: [0.5, 0.6, -0.1]}, "row 3 has a negative entry, -0.1"),
+        ({7: [0.5, 0.6, 0.1]}, "row 7 sums to 1.2, not 1"),
+        ({2: [np.nan, 0.5, 0.5]}, "row 2 contains nan"),
+        ({0: [1.0, 1.0, 0.0]}, "multi-label indicator.*SigmoidMultiLabelClassifier"),
+    ],
+)
+def test_rows_that_are_not_distributions_are_named(soft_wine, rows, match):
+    X, P = soft_wine
+    P = P.copy()
+    for i, row in rows.items():
+        P[i] = row
+    if "indicator" in match:
+        P = np.round(P)
+        P[0] = [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegressionClassifier().fit(X, P)
+
+
+def test_classes_must_name_every_column(soft_wine):
+    X, P = soft_wine
+    with pytest.raises(ValueError, match="classes names 2 classes.*3 columns"):
+        SoftmaxRegressionClassifier(classes=["a", "b"]).fit(X, P)
+
+
+def test_class_weight_naming_an_unknown_class_is_rejected(wine):
+    X, y = wine
+    with pytest.raises(
+        ValueError, match=r"class_weight names classes that are not in the data: \[7\]"
+    ):
+        SoftmaxRegressionClassifier(class_weight={0: 1.0, 7: 2.0}).fit(X, y)
