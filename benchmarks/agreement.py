@@ -4,7 +4,10 @@ Run by hand: ``python benchmarks/agreement.py``. Every row fits the same objecti
 both packages at tight tolerance (``tol=1e-10``) and prints the largest absolute
 difference of the coefficients (intercepts included) and of ``predict_proba``, and the
 relative difference of the objective, ours minus the reference's (negative when ours is
-lower; for statsmodels, of the negative log-likelihood).
+lower; for statsmodels, of the negative log-likelihood). When PyTorch is installed, it
+also evaluates PyTorch's CrossEntropyLoss and BCEWithLogitsLoss (class weights, label
+smoothing, soft targets, pos_weight) at our fitted coefficients: the gradient of
+``C * loss + ||W||^2 / 2`` there must vanish if both define the same objective.
 """
 
 import warnings
@@ -148,6 +151,59 @@ def statsmodels_rows():
     return rows
 
 
+def torch_rows():
+    """PyTorch's losses at our optimum: the gradient of C * loss_sum + ||W||^2 / 2 there.
+
+    Rows: CrossEntropyLoss(weight, label_smoothing) on labels, on soft targets, and
+    BCEWithLogitsLoss(pos_weight) on soft multi-label targets. Printed as the largest
+    gradient entry (0 at the optimum) in the coefficient column; proba and objective
+    columns are not applicable (nan).
+    """
+    import torch
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.default_rng(0)
+    C, eps, w = 0.7, 0.15, np.array([1.0, 2.0, 0.5])
+    P = 0.6 * np.eye(3)[y] + 0.4 * rng.dirichlet(np.ones(3), size=y.size)
+    Y = np.clip(np.eye(3)[y] * 0.8 + 0.1 * rng.random((y.size, 3)), 0, 1)
+    pos_weight = np.array([2.0, 0.5, 1.5])
+    cases = [
+        (
+            "labels, class weights, label smoothing 0.15",
+            SoftmaxRegressionClassifier(
+                C=C, label_smoothing=eps, class_weight=dict(enumerate(w)), **TIGHT
+            ),
+            y,
+            torch.nn.CrossEntropyLoss(weight=torch.tensor(w), label_smoothing=eps, reduction="sum"),
+        ),
+        (
+            "soft targets, class weights",
+            SoftmaxRegressionClassifier(C=C, class_weight=dict(enumerate(w)), **TIGHT),
+            P,
+            torch.nn.CrossEntropyLoss(weight=torch.tensor(w), reduction="sum"),
+        ),
+        (
+            "soft multi-label, pos_weight",
+            SigmoidMultiLabelClassifier(C=C, pos_weight=pos_weight, **TIGHT),
+            Y,
+            torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight), reduction="sum"),
+        ),
+    ]
+    rows = []
+    for name, clf, target, loss in cases:
+        clf.fit(X, target)
+        W = torch.tensor(clf.coef_, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(clf.intercept_, dtype=torch.float64, requires_grad=True)
+        objective = C * loss(torch.tensor(X) @ W.T + b, torch.tensor(target)) + 0.5 * (W**2).sum()
+        objective.backward()
+        grad = max(W.grad.abs().max().item(), b.grad.abs().max().item())
+        rows.append(
+            (f"PyTorch {type(loss).__name__}: {name} (max |grad| at ours)", grad, np.nan, np.nan)
+        )
+    return rows
+
+
 def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -156,6 +212,10 @@ def main():
             rows += statsmodels_rows()
         except ImportError:
             print("(statsmodels not installed: its rows are left out)")
+        try:
+            rows += torch_rows()
+        except ImportError:
+            print("(PyTorch not installed: its rows are left out)")
     width = max(len(r[0]) for r in rows)
     print(f"{'fit':<{width}}  max|d coef|  max|d proba|  d objective (rel.)")
     for name, d_coef, d_proba, d_obj in rows:

@@ -22,11 +22,11 @@ labels per sample). All of them:
 
 import numpy as np
 from scipy.special import xlogy
-from sklearn.metrics import make_scorer
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
     "binary_cross_entropy",
+    "binary_cross_entropy_scorer",
     "binary_entropy",
     "binary_kl_divergence",
     "cross_entropy",
@@ -163,26 +163,41 @@ def binary_kl_divergence(P, Q, *, sample_weight=None, average=True, base=None):
     return _reduce(np.maximum(terms.sum(axis=1), 0.0), sample_weight, average, base)
 
 
-def _soft_cross_entropy(y_true, y_proba, sample_weight=None):
-    """Cross-entropy of predicted probabilities against soft (or one-hot) targets."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_proba = np.asarray(y_proba, dtype=np.float64)
-    if y_proba.ndim == 1:
-        # scikit-learn's scorers hand binary classifiers' positive column alone.
-        y_proba = np.column_stack([1 - y_proba, y_proba])
-    if y_true.ndim != 2 or y_true.shape != y_proba.shape:
-        raise ValueError(
-            "cross_entropy_scorer scores target distributions y of shape (n_samples, "
-            f"n_classes) against predict_proba; got y of shape {y_true.shape} and "
-            f"predict_proba of shape {y_proba.shape}. For 1-D class labels use "
-            "scoring='neg_log_loss'."
-        )
-    return cross_entropy(y_true, y_proba, sample_weight=sample_weight)
+class _ProbabilityScorer:
+    """A scorer ``scorer(estimator, X, y)``: minus a metric of ``predict_proba(X)`` against y.
+
+    Usable wherever scikit-learn takes ``scoring=`` (``GridSearchCV``, ``cross_validate``,
+    ...). Greater is better, as for scikit-learn's ``neg_*`` scorers.
+    """
+
+    def __init__(self, metric, name):
+        self.metric = metric
+        self.name = name
+
+    def __repr__(self):
+        return f"skmultinomial.metrics.{self.name}"
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        proba = estimator.predict_proba(X)
+        y_true = np.asarray(y_true)
+        if self.metric is cross_entropy and y_true.ndim == 1:
+            # class labels: their one-hot distributions over the estimator's classes_
+            y_true = (y_true[:, None] == estimator.classes_).astype(np.float64)
+        elif self.metric is binary_cross_entropy and y_true.ndim == 1:
+            # binary labels: the probability of classes_[1]
+            y_true = (y_true == estimator.classes_[1]).astype(np.float64)
+            proba = proba[:, 1]
+        return -self.metric(y_true, proba, sample_weight=sample_weight)
 
 
-#: Scorer for ``GridSearchCV(scoring=...)``, ``cross_validate`` and friends: the mean
-#: cross-entropy of ``predict_proba`` against target distributions, negated so that
-#: greater is better (as ``"neg_log_loss"`` is for hard labels).
-cross_entropy_scorer = make_scorer(
-    _soft_cross_entropy, greater_is_better=False, response_method="predict_proba"
+#: Scorer for ``scoring=``: minus the mean cross-entropy of ``predict_proba`` against
+#: target distributions (soft targets), or against one-hot class labels for 1-D y (then
+#: equal to ``"neg_log_loss"``). Greater is better.
+cross_entropy_scorer = _ProbabilityScorer(cross_entropy, "cross_entropy_scorer")
+
+#: Scorer for ``scoring=``: minus the mean binary cross-entropy (summed over labels) of a
+#: multi-label model's per-label ``predict_proba`` against 0/1 or soft per-label targets.
+#: Greater is better.
+binary_cross_entropy_scorer = _ProbabilityScorer(
+    binary_cross_entropy, "binary_cross_entropy_scorer"
 )

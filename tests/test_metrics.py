@@ -144,3 +144,56 @@ def test_binary_forms_are_the_categorical_forms_of_each_label(distributions):
 def test_bad_inputs_are_named(P, Q, match):
     with pytest.raises(ValueError, match=match):
         cross_entropy(P, Q)
+
+
+# --- scorers ----------------------------------------------------------------------------
+
+
+def test_cross_entropy_scorer_in_grid_search_with_soft_targets():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+    from skmultinomial import SoftmaxRegressionClassifier
+    from skmultinomial.metrics import cross_entropy_scorer
+
+    X, y = load_iris(return_X_y=True)
+    P = 0.7 * np.eye(3)[y] + 0.3 * np.random.default_rng(0).dirichlet(np.ones(3), size=y.size)
+    folds = KFold(4, shuffle=True, random_state=0)
+    search = GridSearchCV(
+        SoftmaxRegressionClassifier(), {"C": [0.01, 1.0]}, cv=folds, scoring=cross_entropy_scorer
+    ).fit(X, P)
+    # the score of a split is minus the cross-entropy of its predictions
+    train, test = next(folds.split(X))
+    fitted = SoftmaxRegressionClassifier(C=search.best_params_["C"]).fit(X[train], P[train])
+    np.testing.assert_allclose(
+        cross_entropy_scorer(fitted, X[test], P[test]),
+        -cross_entropy(P[test], fitted.predict_proba(X[test])),
+    )
+    assert search.best_score_ == max(search.cv_results_["mean_test_score"])
+    # cv=5 on soft targets falls back to KFold (no stratification of distributions)
+    scores = cross_validate(SoftmaxRegressionClassifier(), X, P, cv=5, scoring=cross_entropy_scorer)
+    assert np.all(np.isfinite(scores["test_score"])) and np.all(scores["test_score"] < 0)
+
+
+def test_scorers_on_hard_labels_equal_neg_log_loss():
+    from sklearn.datasets import load_wine
+    from sklearn.metrics import get_scorer
+    from sklearn.preprocessing import StandardScaler
+
+    from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+    from skmultinomial.metrics import binary_cross_entropy_scorer, cross_entropy_scorer
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = SoftmaxRegressionClassifier().fit(X, y)
+    neg_log_loss = get_scorer("neg_log_loss")
+    np.testing.assert_allclose(cross_entropy_scorer(clf, X, y), neg_log_loss(clf, X, y))
+    yb = (y == 1).astype(int)
+    clf = SoftmaxRegressionClassifier().fit(X, yb)
+    np.testing.assert_allclose(binary_cross_entropy_scorer(clf, X, yb), neg_log_loss(clf, X, yb))
+    Y = np.column_stack([y == 0, y == 1, y == 2, X[:, 0] > 0]).astype(int)
+    multi = SigmoidMultiLabelClassifier().fit(X, Y)
+    np.testing.assert_allclose(
+        binary_cross_entropy_scorer(multi, X, Y),
+        -sum(log_loss(Y[:, j], multi.predict_proba(X)[:, j]) for j in range(4)),
+    )
