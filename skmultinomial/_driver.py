@@ -62,23 +62,39 @@ def _n_cpus():
 
 
 class BlockEvaluator:
-    """Sums of loss and gradient over all rows of X, block by block.
+    """Sums of loss and gradient over the rows of an in-memory X, block by block.
+
+    The row source of :func:`solve`. ``distributed.DaskEvaluator`` is the other one, with
+    the same interface: ``n_samples``, ``n_features``, ``dtype``, ``moments(weights)``,
+    use as a context manager, and ``evaluator(W, b, rows, link)``.
 
     Parameters
     ----------
     X : {ndarray, CSR or CSC matrix} of shape (n_samples, n_features)
+    T : ndarray of shape (n_samples,) or (n_outputs, n_samples)
+        The encoded targets (``Problem.T``).
+    s : ndarray of shape (n_samples,) or (n_outputs, n_samples)
+        The weights (``Problem.sample_weight``).
     n_outputs : int
-        Number of logits per sample, to size the blocks.
+        Number of logits evaluated at once, to size the blocks.
+    n_threads : int, default=None
+        Threads over blocks; None chooses by size (one for small problems).
     """
 
-    def __init__(self, X, n_outputs):
-        n_samples = X.shape[0]
+    def __init__(self, X, T, s, n_outputs, n_threads=None):
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.T, self.s = T, s
+        n_samples = self.n_samples
         rows = max(256, _BLOCK_ELEMENTS // max(n_outputs, 1))
-        work = n_samples * X.shape[1] * n_outputs
-        n_threads = min(_n_cpus(), max(1, n_samples // rows)) if work >= _THREADED_WORK else 1
+        if n_threads is None:
+            work = n_samples * self.n_features * n_outputs
+            n_threads = 1
+            if work >= _THREADED_WORK:
+                n_threads = min(_n_cpus(), max(1, n_samples // rows))
         if sp.issparse(X) and X.format != "csr":
             # Slicing rows of CSC copies; one block uses the products CSC is fast at.
-            rows, n_threads = n_samples, 1
+            rows, n_threads = max(n_samples, 1), 1
         if n_threads > 1:
             # At least two blocks a thread, for balance.
             rows = min(rows, -(-n_samples // (2 * n_threads)))
@@ -97,25 +113,36 @@ class BlockEvaluator:
             self._pool.shutdown()
             self._pool = None
 
-    def __call__(self, W, b, T, s, link):
-        """``chunk_loss_grad`` summed over the blocks; T and s are indexed like X's rows.
+    def moments(self, weights):
+        """Weighted column means of X and of X**2 (float64), by blocks: X is not copied."""
+        w = weights.astype(np.float64) / weights.sum(dtype=np.float64)
+        mean, mean_sq = np.zeros(self.n_features), np.zeros(self.n_features)
+        for (lo, hi), block in zip(self.bounds, self.blocks):
+            square = block.multiply(block) if sp.issparse(block) else np.square(block)
+            mean += np.asarray(w[lo:hi] @ block).ravel()
+            mean_sq += np.asarray(w[lo:hi] @ square).ravel()
+        return mean, mean_sq
 
-        T and s are taken with their rows along the last axis when they are 2-D
-        (shape (n_outputs, n_samples)), so that a block of them is a view.
-        """
+    def __call__(self, W, b, rows, link):
+        """``chunk_loss_grad`` summed over the blocks, for the outputs ``rows`` (None: all)."""
+        T = self.T if rows is None or self.T.ndim == 1 else self.T[rows]
+        s = self.s if rows is None or self.s.ndim == 1 else self.s[rows]
+        if not self.blocks:  # an empty chunk of a distributed fit
+            loss = np.zeros(W.shape[0]) if link.separable else 0.0
+            return [loss, np.zeros(W.shape, W.dtype), None if b is None else np.zeros_like(b)]
 
         def run(worker):
             total = None
             for k in range(worker, len(self.blocks), self.n_threads):
                 lo, hi = self.bounds[k]
                 T_k = T[lo:hi] if T.ndim == 1 else T[:, lo:hi].T
-                s_k = None if s is None else (s[lo:hi] if s.ndim == 1 else s[:, lo:hi].T)
+                s_k = s[lo:hi] if s.ndim == 1 else s[:, lo:hi].T
                 part = chunk_loss_grad(W, b, self.blocks[k], T_k, s_k, link)
                 total = part if total is None else [_add(a, c) for a, c in zip(total, part)]
             return total
 
         pool_map = map if self._pool is None else self._pool.map
-        return _sum_parts(pool_map(run, range(self.n_threads)))
+        return _sum_parts(pool_map(run, range(min(self.n_threads, len(self.blocks)))))
 
 
 def _sum_parts(parts):
@@ -156,33 +183,18 @@ class Preconditioner:
     ``std`` (the plain column spread) defines the scale-free gradient used to stop.
     """
 
-    def __init__(self, X, fit_intercept, floor, sample_weight, enabled=True):
-        n_features = X.shape[1]
-        self.mu = np.zeros(n_features)
-        self.d = np.ones(n_features)
-        self.std = np.ones(n_features)
-        if not enabled:
-            return
-        # Moments weighted like the objective, so that weighted data and repeated rows
-        # get the same preconditioner (and so the same iterates); computed by blocks so
-        # that no copy of X is made.
-        w = sample_weight.astype(np.float64) / sample_weight.sum(dtype=np.float64)
-        mean, mean_sq = np.zeros(n_features), np.zeros(n_features)
-        rows = max(1, (1 << 20) // max(n_features, 1))
-        for lo in range(0, X.shape[0], rows):
-            hi = min(lo + rows, X.shape[0])
-            block = _row_block(X, lo, hi)
-            square = block.multiply(block) if sp.issparse(block) else np.square(block)
-            mean += np.asarray(w[lo:hi] @ block).ravel()
-            mean_sq += np.asarray(w[lo:hi] @ square).ravel()
-        if fit_intercept:
-            self.mu = mean
-            spread = np.maximum(mean_sq - mean**2, 0.0)
-        else:
-            spread = mean_sq
+    def __init__(self, moments, fit_intercept, floor):
+        mean, mean_sq = moments
+        self.mu = mean if fit_intercept else np.zeros_like(mean)
+        spread = np.maximum(mean_sq - mean**2, 0.0) if fit_intercept else mean_sq
         d = np.sqrt(spread + floor)
         self.d = np.where(d > 0, d, 1.0)
         self.std = np.where(spread > 0, np.sqrt(spread), self.d)
+
+    @classmethod
+    def identity(cls, n_features):
+        """No preconditioning: theta is (W, b) itself."""
+        return cls((np.zeros(n_features), np.ones(n_features)), False, 0.0)
 
     def stopping_gradient(self, grad_theta_W):
         """The gradient w.r.t. the weights of standardised features, from theta's.
@@ -243,7 +255,6 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     intercept : ndarray of shape (n_outputs,), float64 (zeros without intercept)
     results : list of OptimizeResult, one per group, with a ``converged`` flag
     """
-    n_features, dtype = X.shape[1], X.dtype
     link, T, s, groups = problem.link, problem.T, problem.sample_weight, problem.groups
     S = s.sum(axis=-1, dtype=np.float64)
     S_group = np.array([S if s.ndim == 1 else S[g].sum() for g in groups], dtype=np.float64)
@@ -257,13 +268,17 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     penalised = not np.isinf(C)
     alpha = 1.0 / (C * S_group) if penalised else None
     width = len(groups[0])
-    precond = Preconditioner(
-        X,
-        fit_intercept,
-        1.0 / (C * np.max(S) * link.curvature_at_zero(width)) if penalised else 0.0,
-        s if s.ndim == 1 else s.mean(axis=0),
-        _PRECONDITION,
-    )
+    batch_width = width * min(len(groups), _lockstep.MAX_BATCH)
+    evaluator = _evaluator(X, T, s, batch_width)
+    n_features, dtype = evaluator.n_features, evaluator.dtype
+    if _PRECONDITION:
+        # Moments weighted like the objective, so that weighted data and repeated rows
+        # get the same preconditioner (and so the same iterates).
+        floor = 1.0 / (C * np.max(S) * link.curvature_at_zero(width)) if penalised else 0.0
+        weights = s if s.ndim == 1 else s.mean(axis=0)
+        precond = Preconditioner(evaluator.moments(weights), fit_intercept, floor)
+    else:
+        precond = Preconditioner.identity(n_features)
     n_coef = width * n_features
     last_grad = {}
 
@@ -273,16 +288,16 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     def evaluate(batch):
         order = sorted(batch)
         rows = np.concatenate([groups[g] for g in order])
-        every = len(rows) == problem.n_outputs
         theta = [unpack(batch[g]) for g in order]
         W, b = precond.to_model(
             np.vstack([t[0] for t in theta]),
             np.concatenate([t[1] for t in theta]) if fit_intercept else None,
         )
-        T_act = T if every or T.ndim == 1 else T[rows]
-        s_act = s if every or s.ndim == 1 else s[rows]
         loss, gW, gb = evaluator(
-            W.astype(dtype), None if b is None else b.astype(dtype), T_act, s_act, link
+            W.astype(dtype),
+            None if b is None else b.astype(dtype),
+            None if len(rows) == problem.n_outputs else rows,
+            link,
         )
         out = {}
         for k, g in enumerate(order):
@@ -332,15 +347,13 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     # across rows), and line searches below that level burn evaluations on noise.
     ftol = 64 * np.finfo(np.float64).eps
     if dtype != np.float64:
-        ftol = max(ftol, _FTOL_NOISE * np.finfo(dtype).eps / np.sqrt(X.shape[0]))
+        ftol = max(ftol, _FTOL_NOISE * np.finfo(dtype).eps / np.sqrt(evaluator.n_samples))
     # The gradient test is ours (after_iteration), on the scale-free gradient rather
     # than on theta's, so L-BFGS-B's own test is off (gtol=0).
     options = {"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": ftol}
-    batch_width = width * min(len(groups), _lockstep.MAX_BATCH)
-    with _blas_single_threaded(), BlockEvaluator(X, batch_width) as evaluator:
-        results = _lockstep.lbfgs_lockstep(
-            evaluate, x0s, options, after_iteration, batched=X.shape[0] * n_features >= _BATCH_WORK
-        )
+    batched = evaluator.n_samples * n_features >= _BATCH_WORK
+    with _blas_single_threaded(), evaluator:
+        results = _lockstep.lbfgs_lockstep(evaluate, x0s, options, after_iteration, batched=batched)
 
     coef = np.zeros((problem.n_outputs, n_features))
     intercept = np.zeros(problem.n_outputs)
@@ -354,6 +367,15 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
         )
         result.nit = min(result.nit, max_iter)
     return coef, intercept, results
+
+
+def _evaluator(X, T, s, n_outputs):
+    """The row source for X: in memory, or the chunks of a Dask array on its workers."""
+    if type(X).__module__.startswith("dask"):
+        from .distributed import DaskEvaluator
+
+        return DaskEvaluator(X, T, s, n_outputs)
+    return BlockEvaluator(X, T, s, n_outputs)
 
 
 # Tests switch the preconditioning off to check that it leaves the optimum unchanged.

@@ -44,9 +44,7 @@ def _rows(name, P, n_columns=None, binary=False):
         P2 = P.reshape(P.shape[0], -1)
     else:
         if P.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D, one distribution per row, got shape {P.shape}."
-            )
+            raise ValueError(f"{name} must be 2-D, one distribution per row, got shape {P.shape}.")
         P2 = P
     if n_columns is not None and P2.shape != n_columns:
         raise ValueError(f"{name} has shape {P.shape}, expected the shape of P, {n_columns}.")
