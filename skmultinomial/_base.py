@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._driver import solve
+from .distributed import dask_aware, is_dask_collection
 
 
 class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
@@ -84,19 +85,24 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
-        self._check_target_kind(y, y_shape)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            multi_output=len(y_shape) == 2 and y_shape[1] > 1,
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
+        if is_dask_collection(X):
+            from .distributed import validate_fit_data
+
+            X, y, sample_weight = validate_fit_data(self, X, y, sample_weight)
+        else:
+            y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
+            self._check_target_kind(y, y_shape)
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                multi_output=len(y_shape) == 2 and y_shape[1] > 1,
+            )
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
         problem = self._encode_targets(y, sample_weight)
         init = None
         if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (
@@ -175,6 +181,37 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             )
         return np.array([self.class_weight.get(c, 1.0) for c in classes], dtype=np.float64)
 
+    @dask_aware
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``: 1-D for a single logit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, Dask array} of shape (n_samples, n_features)
+            Samples. A Dask array (or DataFrame) gives a lazy Dask array.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return super().decision_function(X)
+
+    @dask_aware
+    def predict(self, X):
+        """Predicted class of each sample (of a Dask array: a lazy Dask array).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, Dask array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return super().predict(X)
+
+    @dask_aware
     def predict_proba(self, X):
         """Probability estimates, ``exp`` of :meth:`predict_log_proba`.
 

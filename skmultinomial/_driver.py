@@ -115,13 +115,18 @@ class BlockEvaluator:
 
     def moments(self, weights):
         """Weighted column means of X and of X**2 (float64), by blocks: X is not copied."""
-        w = weights.astype(np.float64) / weights.sum(dtype=np.float64)
-        mean, mean_sq = np.zeros(self.n_features), np.zeros(self.n_features)
+        total = weights.sum(dtype=np.float64)
+        return tuple(part / total for part in self.weighted_sums(weights))
+
+    def weighted_sums(self, weights):
+        """``sum_i w_i x_i`` and ``sum_i w_i x_i**2`` over the rows, float64."""
+        w = weights.astype(np.float64)
+        sums, sums_sq = np.zeros(self.n_features), np.zeros(self.n_features)
         for (lo, hi), block in zip(self.bounds, self.blocks):
             square = block.multiply(block) if sp.issparse(block) else np.square(block)
-            mean += np.asarray(w[lo:hi] @ block).ravel()
-            mean_sq += np.asarray(w[lo:hi] @ square).ravel()
-        return mean, mean_sq
+            sums += np.asarray(w[lo:hi] @ block).ravel()
+            sums_sq += np.asarray(w[lo:hi] @ square).ravel()
+        return sums, sums_sq
 
     def __call__(self, W, b, rows, link):
         """``chunk_loss_grad`` summed over the blocks, for the outputs ``rows`` (None: all)."""

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._base import _balanced, _LinearNLLClassifier
 from ._driver import Problem
+from .distributed import dask_aware
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -317,6 +318,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         self._logit_threshold()  # a bad per-label threshold fails at fit, not at predict
         return self
 
+    @dask_aware
     def predict(self, X):
         """Predict labels: the indicator matrix, or class labels for 1-D targets.
 
@@ -338,6 +340,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             return self.classes_[above.astype(np.intp)]
         return above.astype(int)
 
+    @dask_aware
     def predict_log_proba(self, X):
         """Log-probabilities, computed in log space (finite where ``log(proba)`` is not).
 

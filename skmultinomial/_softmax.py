@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
 from ._driver import Problem
+from .distributed import dask_aware
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -214,6 +215,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     def _n_iter_attribute(self, n_iter):
         return int(n_iter[0])
 
+    @dask_aware
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed in log space.
 

@@ -1,0 +1,288 @@
+"""Fitting on Dask arrays and DataFrames: the chunks of X stay where they are.
+
+``fit(X, y)`` with a Dask collection X runs the same L-BFGS driver as in memory, with
+this module's :class:`DaskEvaluator` as its row source ("one chunk, one sum",
+DESIGN.md):
+
+- Once, before the first iteration, each row chunk of X is materialised on a worker
+  together with the slice of the encoded targets and weights that belongs to it, as an
+  in-memory ``BlockEvaluator`` held by a future (the task that builds it keeps X's
+  lineage and the targets' data, so a chunk lost with a worker is rebuilt from its
+  source).
+- Each evaluation sends the parameters along with one small task per chunk
+  (``client.map`` over the chunk futures), each task sums ``chunk_loss_grad`` over its
+  chunk, and the driver adds the partial sums in chunk order: two fits give identical
+  coefficients.
+- The targets are read once on the client to be encoded (one label, or one probability
+  per label, per row: the classes are known before the fit, so a chunk that lacks a
+  class is still right) and travel back beside their chunks; X itself never leaves the
+  workers.
+
+With a ``distributed.Client`` current (``distributed.get_client``), the chunks live on
+its workers; without one, on this machine, each chunk evaluated on a thread.
+``predict``, ``predict_proba``, ``predict_log_proba`` and ``decision_function`` of a Dask
+array return a Dask array, lazily (``map_blocks``).
+
+Dask and distributed are the optional extra ``skmultinomial[dask]``.
+"""
+
+import functools
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._driver import BlockEvaluator, _n_cpus
+
+__all__ = ["DaskEvaluator", "dask_aware", "is_dask_collection"]
+
+# An evaluation raises after this many seconds without any worker in the cluster.
+NO_WORKER_TIMEOUT = 60.0
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a Dask collection (array, DataFrame or Series)."""
+    return type(obj).__module__.startswith("dask.")
+
+
+def _dask_array_module():
+    try:
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Fitting on Dask collections needs Dask: pip install 'skmultinomial[dask]'."
+        ) from exc
+    return da
+
+
+def _client():
+    """The current distributed client, or None (then the local threaded scheduler)."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:  # no client
+        return None
+
+
+def as_dask_array(X, name="X"):
+    """A Dask array with known chunk sizes from a Dask array, DataFrame or Series.
+
+    Returns the array and the column names (None for an array).
+    """
+    da = _dask_array_module()
+    names = None
+    if hasattr(X, "to_dask_array"):  # DataFrame or Series
+        if hasattr(X, "columns"):
+            names = np.asarray([str(c) for c in X.columns], dtype=object)
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"{name} is a {type(X).__name__}, not a Dask array or DataFrame.")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    return X, names
+
+
+def validate_fit_data(estimator, X, y, sample_weight):
+    """The checks of ``validate_data`` for a Dask X, without reading X on the client.
+
+    X keeps its chunks (rechunked to all columns in one chunk, float32 or float64); y
+    and sample_weight are read into memory. Sets ``n_features_in_`` and
+    ``feature_names_in_``.
+    """
+    from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
+
+    X, names = as_dask_array(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = X.rechunk({1: -1})
+    y = y.compute() if is_dask_collection(y) else y
+    y_shape = np.shape(np.asarray(y))
+    estimator._check_target_kind(y, y_shape)
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+    if y.ndim == 1 or y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{X.shape[0]}, {y.shape[0]}]"
+        )
+    if is_dask_collection(sample_weight):
+        sample_weight = sample_weight.compute()
+    sample_weight = _check_sample_weight(
+        sample_weight, np.empty((X.shape[0], 0)), dtype=X.dtype, ensure_non_negative=True
+    )
+    estimator.n_features_in_ = X.shape[1]
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    return X, y, sample_weight
+
+
+def _chunk_evaluator(X_chunk, T, s, n_outputs, index):
+    """Built on a worker: the chunk's rows with their targets, checked once."""
+    if not np.isfinite(X_chunk).all():
+        raise ValueError(f"Input X contains NaN or infinity (in row chunk {index}).")
+    return BlockEvaluator(X_chunk, T, s, n_outputs, n_threads=1)
+
+
+def _evaluate_chunk(evaluator, W, b, rows, link):
+    return evaluator(W, b, rows, link)
+
+
+def _chunk_sums(evaluator, weights):
+    return evaluator.weighted_sums(weights)
+
+
+class DaskEvaluator:
+    """The row source of the driver for a Dask array: one in-memory evaluator per chunk.
+
+    Same interface as ``_driver.BlockEvaluator``; the weighted column moments are
+    chunk sums added up in chunk order.
+    """
+
+    def __init__(self, X, T, s, n_outputs):
+        from dask import delayed
+
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        sizes = X.chunks[0]
+        ends = np.cumsum(sizes)
+        self.bounds = list(zip(ends - np.asarray(sizes), ends))
+        pieces = X.to_delayed().ravel().tolist()
+        tasks = [
+            delayed(_chunk_evaluator, pure=False)(
+                piece,
+                T[lo:hi] if T.ndim == 1 else T[:, lo:hi],
+                s[lo:hi] if s.ndim == 1 else s[:, lo:hi],
+                n_outputs,
+                index,
+            )
+            for index, (piece, (lo, hi)) in enumerate(zip(pieces, self.bounds))
+        ]
+        self.client = _client()
+        if self.client is not None:
+            self.chunks = self.client.compute(tasks)
+            self._wait(self.chunks)
+        else:
+            import dask
+
+            self.chunks = list(dask.compute(*tasks, scheduler="threads"))
+        self._pool = None
+
+    def __enter__(self):
+        if self.client is None:
+            self._pool = ThreadPoolExecutor(min(_n_cpus(), max(1, len(self.chunks))))
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        # Dropping the futures releases the chunks on the workers.
+        self.chunks = None
+
+    def _map(self, function, *iterables, **kwargs):
+        """``function(chunk, ...)`` for every chunk, results in chunk order."""
+        if self.client is None:
+            pool_map = map if self._pool is None else self._pool.map
+            return list(
+                pool_map(lambda args: function(*args, **kwargs), zip(self.chunks, *iterables))
+            )
+        futures = self.client.map(function, self.chunks, *iterables, pure=False, **kwargs)
+        self._wait(futures)
+        return self.client.gather(futures)
+
+    def _wait(self, futures):
+        """Wait for futures; raise rather than hang when the cluster has no workers."""
+        from distributed import wait
+
+        alone_since = None
+        while True:
+            try:
+                wait(futures, timeout=1.0)
+            except TimeoutError:
+                pass
+            else:
+                break
+            if self.client.scheduler_info().get("workers"):
+                alone_since = None
+            else:
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > NO_WORKER_TIMEOUT:
+                    raise RuntimeError(
+                        f"The Dask cluster has had no workers for {NO_WORKER_TIMEOUT:g} s "
+                        "during the fit: start workers, or fit in memory."
+                    )
+        failed = [f for f in futures if f.status == "error"]
+        if failed:
+            try:
+                failed[0].result()
+            except ValueError:
+                raise
+            except Exception as exc:
+                raise RuntimeError(
+                    f"A task of the distributed fit failed ({type(exc).__name__}: {exc}); "
+                    "the chunks of X could not be evaluated, for instance because workers "
+                    "kept dying. The fit is abandoned."
+                ) from exc
+
+    def moments(self, weights):
+        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds])
+        total = weights.sum(dtype=np.float64)
+        return sum(p[0] for p in parts) / total, sum(p[1] for p in parts) / total
+
+    def __call__(self, W, b, rows, link):
+        parts = self._map(_evaluate_chunk, W=W, b=b, rows=rows, link=link)
+        total = parts[0]
+        for part in parts[1:]:
+            total = [None if a is None else a + c for a, c in zip(total, part)]
+        return total
+
+
+def dask_aware(method):
+    """Decorate a prediction method: a Dask collection in, a lazy Dask array out."""
+
+    @functools.wraps(method)
+    def wrapper(self, X):
+        if is_dask_collection(X):
+            return _predict_dask(self, method, X)
+        return method(self, X)
+
+    return wrapper
+
+
+def _predict_dask(estimator, method, X):
+    """``method(estimator, chunk)`` over the row chunks of X, lazily (``map_blocks``)."""
+    X, names = as_dask_array(X)
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and fitted_names is not None and list(names) != list(fitted_names):
+        raise ValueError(
+            "The feature names should match those that were passed during fit: "
+            f"got {list(names)}, fitted with {list(fitted_names)}."
+        )
+
+    def block(chunk):
+        with warnings.catch_warnings():
+            # the names were checked above, on the whole collection
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return method(estimator, chunk)
+
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
+    X = X.rechunk({1: -1})
+    # The shape and dtype of the output, from one row of zeros (nothing of X is read;
+    # this also checks that the estimator is fitted and the number of features).
+    probe = block(np.zeros((1, X.shape[1]), dtype=X.dtype))
+    meta = np.empty((0,) * probe.ndim, dtype=probe.dtype)
+    if probe.ndim == 1:
+        return X.map_blocks(block, drop_axis=1, dtype=probe.dtype, meta=meta)
+    return X.map_blocks(
+        block, chunks=(X.chunks[0], (probe.shape[1],)), dtype=probe.dtype, meta=meta
+    )
