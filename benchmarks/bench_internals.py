@@ -173,11 +173,11 @@ def _driver_evaluation(X, y, W, b, s):
     from skmultinomial._driver import BlockEvaluator, _blas_single_threaded
     from skmultinomial._loss import SOFTMAX
 
-    with _blas_single_threaded(), BlockEvaluator(X, W.shape[0]) as evaluator:
+    with _blas_single_threaded(), BlockEvaluator(X, y, s, W.shape[0]) as evaluator:
         yield (
             "driver-level evaluation: skmultinomial._driver.BlockEvaluator (all blocks and "
             f"{evaluator.n_threads} threads, BLAS on 1 thread as in fit, no penalty)",
-            functools.partial(evaluator, W, b, y, s, SOFTMAX),
+            functools.partial(evaluator, W, b, None, SOFTMAX),
         )
 
 

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from . import _lockstep
-from ._loss import chunk_loss_grad
+from ._loss import Workspace, chunk_loss_grad
 
 # Rows per block: about this many logits per block (a few hundred kB to a few MB).
 _BLOCK_ELEMENTS = 1 << 18
@@ -101,6 +101,7 @@ class BlockEvaluator:
         self.bounds = [(lo, min(lo + rows, n_samples)) for lo in range(0, n_samples, rows)]
         self.blocks = [_row_block(X, lo, hi) for lo, hi in self.bounds]
         self.n_threads = n_threads
+        self._workspaces = [Workspace() for _ in range(n_threads)]
         self._pool = None
 
     def __enter__(self):
@@ -138,11 +139,12 @@ class BlockEvaluator:
 
         def run(worker):
             total = None
+            work = self._workspaces[worker]
             for k in range(worker, len(self.blocks), self.n_threads):
                 lo, hi = self.bounds[k]
                 T_k = T[lo:hi] if T.ndim == 1 else T[:, lo:hi].T
                 s_k = s[lo:hi] if s.ndim == 1 else s[:, lo:hi].T
-                part = chunk_loss_grad(W, b, self.blocks[k], T_k, s_k, link)
+                part = chunk_loss_grad(W, b, self.blocks[k], T_k, s_k, link, work)
                 total = part if total is None else [_add(a, c) for a, c in zip(total, part)]
             return total
 

@@ -26,11 +26,13 @@ that the softmax's reductions over classes run vectorised over the samples.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, log_expit
 
 __all__ = [
     "SIGMOID",
     "SOFTMAX",
+    "Workspace",
     "binary_log_proba",
     "chunk_loss_grad",
     "log_softmax",
@@ -64,6 +66,36 @@ def binary_log_proba(z):
     return np.column_stack([log_expit(-z), log_expit(z)])
 
 
+class Workspace:
+    """Temporaries of :func:`chunk_loss_grad`, kept from one block to the next.
+
+    One per thread. Allocating and freeing the logits at every block is slow where the
+    allocator returns freed memory to the system at once (Dask's workers set
+    ``MALLOC_TRIM_THRESHOLD_`` low: an evaluation took 37% longer there); reusing the
+    buffers avoids it, and keeps them at the same addresses from one evaluation to the
+    next.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, shape, dtype):
+        """A C-contiguous array of this shape and dtype; contents undefined."""
+        size = int(np.prod(shape))
+        key = (name, np.dtype(dtype))
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[key] = np.empty(size, dtype=dtype)
+        return buffer[:size].reshape(shape)
+
+    def arange(self, n):
+        """``np.arange(n)``, cached."""
+        cached = self._buffers.get("arange")
+        if cached is None or cached.size < n:
+            cached = self._buffers["arange"] = np.arange(max(n, 1))
+        return cached[:n]
+
+
 class _Softmax:
     """Multinomial cross-entropy of a softmax over the outputs (the classes)."""
 
@@ -71,31 +103,58 @@ class _Softmax:
     separable = False  # one loss per sample couples the classes
 
     @staticmethod
-    def loss_dlogits(Zt, Tt, st):
+    def loss_dlogits(Zt, Tt, st, work):
         """Weighted loss and, in place of ``Zt``, its derivative w.r.t. the logits.
 
         ``Zt`` (K, n_rows) are the logits with the classes along the first axis (one
         contiguous row per class: the reductions over classes are then vectorised over
-        samples). ``Tt`` is (n_rows,) class indices or (K, n_rows) target
-        distributions; ``st`` (n_rows,) row weights or None.
+        samples), C-contiguous. ``Tt`` is (n_rows,) class indices or (K, n_rows) target
+        distributions; ``st`` (n_rows,) row weights or None; ``work`` a Workspace.
         Returns the float64 scalar ``sum_i s_i loss_i``.
         """
+        n_rows, dtype = Zt.shape[1], Zt.dtype
+        column = work.get("column", (n_rows,), dtype)
+        t_dot_z = work.get("t_dot_z", (n_rows,), dtype)
         # Shift each sample by its largest logit: exp never overflows, the largest term
         # is 1 so the log of the sum is in [0, log K], and ties at the maximum stay exact.
-        Zt -= Zt.max(axis=0)
-        cols = np.arange(Zt.shape[1])
+        np.max(Zt, axis=0, out=column)
+        Zt -= column
         # With targets summing to 1: logsumexp(z) - t.z = log(sum exp(z - m)) - t.(z - m).
-        t_dot_z = Zt[Tt, cols] if Tt.ndim == 1 else np.einsum("kn,kn->n", Tt, Zt)
-        np.exp(Zt, out=Zt)
-        row_sum = Zt.sum(axis=0)
-        loss = np.log(row_sum, dtype=np.float64) - t_dot_z
-        # Zt <- s * (softmax - T), in place: one scaling for normalisation and weight.
-        Zt *= (1 / row_sum) if st is None else (st / row_sum)
         if Tt.ndim == 1:
-            Zt[Tt, cols] -= 1 if st is None else st
+            # the entries (T_i, i) of Zt, as positions in its flat buffer
+            target = work.get("target", (n_rows,), np.intp)
+            np.multiply(Tt, n_rows, out=target)
+            target += work.arange(n_rows)
+            np.take(Zt.reshape(-1), target, out=t_dot_z)
         else:
-            Zt -= Tt if st is None else Tt * st
-        return float(loss.sum() if st is None else np.dot(loss, st.astype(np.float64)))
+            np.einsum("kn,kn->n", Tt, Zt, out=t_dot_z)
+        np.exp(Zt, out=Zt)
+        np.sum(Zt, axis=0, out=column)
+        loss = work.get("loss", (n_rows,), np.float64)
+        np.log(column, out=loss)
+        loss -= t_dot_z
+        # Zt <- s * (softmax - T), in place: one scaling for normalisation and weight.
+        if st is None:
+            np.reciprocal(column, out=column)
+        else:
+            np.divide(st, column, out=column)
+        Zt *= column
+        if Tt.ndim == 1:
+            flat = Zt.reshape(-1)
+            np.take(flat, target, out=t_dot_z)
+            t_dot_z -= 1 if st is None else st
+            flat[target] = t_dot_z
+        elif st is None:
+            Zt -= Tt
+        else:
+            weighted = work.get("weighted", Zt.shape, dtype)
+            np.multiply(Tt, st, out=weighted)
+            Zt -= weighted
+        if st is None:
+            return float(loss.sum())
+        weights = work.get("weights", (n_rows,), np.float64)
+        weights[...] = st
+        return float(np.dot(loss, weights))
 
     @staticmethod
     def log_proba(Z):
@@ -124,17 +183,20 @@ class _Sigmoid:
     separable = True  # each output's loss depends on its own logit only
 
     @staticmethod
-    def loss_dlogits(Zt, Tt, st):
+    def loss_dlogits(Zt, Tt, st, work):
         """Weighted loss per output and, in place of ``Zt``, its derivative.
 
         ``Zt`` and ``Tt`` are (L, n_rows); ``st`` is (n_rows,) row weights, (L, n_rows)
-        weights per entry, or None. Returns the float64 array (L,) of
-        ``sum_i s_il loss_il``.
+        weights per entry, or None; ``work`` a Workspace. Returns the float64 array
+        (L,) of ``sum_i s_il loss_il``.
         """
+        loss = work.get("loss", Zt.shape, Zt.dtype)
+        t_z = work.get("t_z", Zt.shape, Zt.dtype)
         # logaddexp(0, z) = log(1 + e^z) without overflow for large z, and without the
         # loss of the tail to 0 that log1p(exp(z)) would suffer for very negative z.
-        loss = np.logaddexp(0, Zt)
-        loss -= Tt * Zt
+        np.logaddexp(0, Zt, out=loss)
+        np.multiply(Tt, Zt, out=t_z)
+        loss -= t_z
         # Zt <- s * (expit(Zt) - T), in place.
         expit(Zt, out=Zt)
         Zt -= Tt
@@ -142,7 +204,7 @@ class _Sigmoid:
             return loss.sum(axis=1, dtype=np.float64)
         Zt *= st
         if st.ndim == 1:
-            return loss.astype(np.float64, copy=False) @ st.astype(np.float64, copy=False)
+            return np.einsum("ln,n->l", loss, st, dtype=np.float64)
         return np.einsum("ln,ln->l", loss, st, dtype=np.float64)
 
     @staticmethod
@@ -164,7 +226,7 @@ SOFTMAX = _Softmax()
 SIGMOID = _Sigmoid()
 
 
-def chunk_loss_grad(W, b, X, T, s, link):
+def chunk_loss_grad(W, b, X, T, s, link, work=None):
     """Sum of the weighted loss and its gradient over one block of rows.
 
     Parameters
@@ -181,6 +243,8 @@ def chunk_loss_grad(W, b, X, T, s, link):
         Weights of the rows (or, for the sigmoid, of each row and output); None means 1.
     link : {SOFTMAX, SIGMOID}
         Which likelihood.
+    work : Workspace, default=None
+        Buffers to reuse for the temporaries (one per thread); None allocates afresh.
 
     Returns
     -------
@@ -192,11 +256,16 @@ def chunk_loss_grad(W, b, X, T, s, link):
     grad_b : ndarray of shape (n_outputs,) or None
         ``sum_i s_i (q_i - t_i)``; None when ``b`` is None.
     """
-    # Logits with the outputs along the first axis: (n_outputs, n_rows).
-    Zt = np.asarray(W @ X.T)
+    work = Workspace() if work is None else work
+    # Logits with the outputs along the first axis: (n_outputs, n_rows), in a buffer.
+    Zt = work.get("logits", (W.shape[0], X.shape[0]), X.dtype)
+    if sp.issparse(X):
+        Zt[...] = (X @ W.T).T
+    else:
+        np.matmul(W, X.T, out=Zt)
     if b is not None:
         Zt += b[:, None]
-    loss = link.loss_dlogits(Zt, T.T, None if s is None else s.T)
+    loss = link.loss_dlogits(Zt, T.T, None if s is None else s.T, work)
     grad_W = np.asarray(Zt @ X)
     grad_b = None if b is None else Zt.sum(axis=1)
     return loss, grad_W, grad_b

@@ -11,8 +11,8 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._base import _balanced, _LinearNLLClassifier
 from ._driver import Problem
-from .distributed import dask_aware
 from ._loss import SIGMOID, binary_log_proba, log_softmax
+from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
 

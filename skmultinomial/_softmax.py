@@ -5,8 +5,8 @@ import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
 from ._driver import Problem
-from .distributed import dask_aware
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
+from .distributed import dask_aware
 
 __all__ = ["SoftmaxRegressionClassifier"]
 

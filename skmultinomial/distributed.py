@@ -9,10 +9,11 @@ DESIGN.md):
   in-memory ``BlockEvaluator`` held by a future (the task that builds it keeps X's
   lineage and the targets' data, so a chunk lost with a worker is rebuilt from its
   source).
-- Each evaluation sends the parameters along with one small task per chunk
-  (``client.map`` over the chunk futures), each task sums ``chunk_loss_grad`` over its
-  chunk, and the driver adds the partial sums in chunk order: two fits give identical
-  coefficients.
+- Each evaluation sends the parameters along with one small task per worker thread,
+  over the futures of the chunks that worker holds; the task returns one sum of
+  ``chunk_loss_grad`` per chunk, and the driver adds them in chunk order: two fits give
+  identical coefficients. (One task per chunk paid the scheduler's latency per chunk:
+  53% over the in-memory evaluation at 32 chunks against 30% this way.)
 - The targets are read once on the client to be encoded (one label, or one probability
   per label, per row: the classes are known before the fit, so a chunk that lacks a
   class is still right) and travel back beside their chunks; X itself never leaves the
@@ -129,11 +130,27 @@ def _chunk_evaluator(X_chunk, T, s, n_outputs, index):
     """Built on a worker: the chunk's rows with their targets, checked once."""
     if not np.isfinite(X_chunk).all():
         raise ValueError(f"Input X contains NaN or infinity (in row chunk {index}).")
+    # Arrays that arrive from the graph may be views, of any layout, at any address, and
+    # BLAS and NumPy pick their kernels (and so the order of their roundings) by layout
+    # and alignment: C-contiguous copies at one alignment make every fit of the same data
+    # add the same numbers in the same way, so that two fits give identical coefficients.
+    X_chunk, T, s = (_aligned(a) for a in (X_chunk, T, s))
     return BlockEvaluator(X_chunk, T, s, n_outputs, n_threads=1)
 
 
-def _evaluate_chunk(evaluator, W, b, rows, link):
-    return evaluator(W, b, rows, link)
+def _aligned(a, alignment=64):
+    """A C-contiguous copy of ``a`` whose data starts at a multiple of ``alignment``."""
+    a = np.asarray(a)
+    buffer = np.empty(a.nbytes + alignment, dtype=np.uint8)
+    start = -buffer.ctypes.data % alignment
+    out = buffer[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _evaluate_chunks(evaluators, W, b, rows, link):
+    """The sums of several chunks of one worker, one entry per chunk."""
+    return [evaluator(W, b, rows, link) for evaluator in evaluators]
 
 
 def _chunk_sums(evaluator, weights):
@@ -168,8 +185,28 @@ class DaskEvaluator:
         ]
         self.client = _client()
         if self.client is not None:
-            self.chunks = self.client.compute(tasks)
+            # Chunks dealt round-robin over the worker threads (a preference, not a
+            # rule): balanced placement keeps every thread equally busy at each
+            # evaluation, whatever the placement of X's chunks was.
+            slots = [
+                address
+                for address, info in sorted(self.client.scheduler_info()["workers"].items())
+                for _ in range(info.get("nthreads", 1))
+            ] or [None]
+            with warnings.catch_warnings():
+                # The targets travel inside the tasks on purpose (the tasks can then be
+                # rerun if a worker is lost), which distributed flags when they are large.
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                self.chunks = [
+                    self.client.compute(
+                        task,
+                        workers=None if slot is None else [slot],
+                        allow_other_workers=True,
+                    )
+                    for task, slot in zip(tasks, slots * (len(tasks) // len(slots) + 1))
+                ]
             self._wait(self.chunks)
+            self._groups = self._placement()
         else:
             import dask
 
@@ -187,6 +224,29 @@ class DaskEvaluator:
             self._pool = None
         # Dropping the futures releases the chunks on the workers.
         self.chunks = None
+
+    def _placement(self):
+        """Chunk indices grouped by the worker (and thread) that holds them.
+
+        An evaluation sends one task per group, over that group's chunk futures: the
+        scheduler's latency is then paid per worker thread, not per chunk. The grouping
+        is a hint (a task may run elsewhere, e.g. after a worker is lost): the chunk
+        sums still come back one per chunk and are added in chunk order.
+        """
+        who_has = self.client.who_has(self.chunks)
+        threads = {
+            address: info.get("nthreads", 1)
+            for address, info in self.client.scheduler_info()["workers"].items()
+        }
+        by_worker = {}
+        for index, future in enumerate(self.chunks):
+            holders = who_has.get(future.key) or [None]
+            by_worker.setdefault(holders[0], []).append(index)
+        groups = []
+        for worker, indices in sorted(by_worker.items(), key=lambda item: str(item[0])):
+            n_groups = max(1, min(threads.get(worker, 1), len(indices)))
+            groups += [(worker, indices[g::n_groups]) for g in range(n_groups)]
+        return groups
 
     def _map(self, function, *iterables, **kwargs):
         """``function(chunk, ...)`` for every chunk, results in chunk order."""
@@ -239,7 +299,28 @@ class DaskEvaluator:
         return sum(p[0] for p in parts) / total, sum(p[1] for p in parts) / total
 
     def __call__(self, W, b, rows, link):
-        parts = self._map(_evaluate_chunk, W=W, b=b, rows=rows, link=link)
+        if self.client is None:
+            parts = [p[0] for p in self._map(lambda e: [e(W, b, rows, link)])]
+        else:
+            futures = [
+                self.client.submit(
+                    _evaluate_chunks,
+                    [self.chunks[i] for i in indices],
+                    W,
+                    b,
+                    rows,
+                    link,
+                    workers=None if worker is None else [worker],
+                    allow_other_workers=True,
+                    pure=False,
+                )
+                for worker, indices in self._groups
+            ]
+            self._wait(futures)
+            parts = [None] * len(self.chunks)
+            for (_, indices), sums in zip(self._groups, self.client.gather(futures)):
+                for index, part in zip(indices, sums):
+                    parts[index] = part
         total = parts[0]
         for part in parts[1:]:
             total = [None if a is None else a + c for a, c in zip(total, part)]
@@ -268,7 +349,7 @@ def _predict_dask(estimator, method, X):
             f"got {list(names)}, fitted with {list(fitted_names)}."
         )
 
-    def block(chunk):
+    def rows(chunk):
         with warnings.catch_warnings():
             # the names were checked above, on the whole collection
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -279,7 +360,13 @@ def _predict_dask(estimator, method, X):
     X = X.rechunk({1: -1})
     # The shape and dtype of the output, from one row of zeros (nothing of X is read;
     # this also checks that the estimator is fitted and the number of features).
-    probe = block(np.zeros((1, X.shape[1]), dtype=X.dtype))
+    probe = rows(np.zeros((1, X.shape[1]), dtype=X.dtype))
+
+    def block(chunk):
+        if chunk.shape[0] == 0:  # an empty chunk: scikit-learn's checks refuse 0 rows
+            return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
+        return rows(chunk)
+
     meta = np.empty((0,) * probe.ndim, dtype=probe.dtype)
     if probe.ndim == 1:
         return X.map_blocks(block, drop_axis=1, dtype=probe.dtype, meta=meta)

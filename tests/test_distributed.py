@@ -1,0 +1,176 @@
+"""Fits on Dask collections against the in-memory fit, on a local cluster of two processes."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="the [dask] extra is not installed")
+distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+
+import skmultinomial.distributed as skd  # noqa: E402
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier  # noqa: E402
+
+TIGHT = {"tol": 1e-10, "max_iter": 2000}
+
+
+@pytest.fixture(scope="session")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1200, 6)) * [1, 10, 0.1, 1, 5, 1] + [0, 3, 0, -1, 0, 10]
+    Z = X @ rng.normal(scale=0.3, size=(6, 4))
+    y = np.argmax(Z + rng.gumbel(size=Z.shape), axis=1)
+    Y = (Z + rng.logistic(size=Z.shape) > 0).astype(int)
+    w = rng.uniform(0.2, 3.0, size=y.size)
+    return X, y, Y, w
+
+
+# uneven chunks, and an empty one
+CHUNKS = ((300, 0, 451, 200, 249), (6,))
+
+
+def _cases(X, y, Y):
+    return [
+        ("binary", SoftmaxRegressionClassifier, (y == 1).astype(int)),
+        ("multiclass", SoftmaxRegressionClassifier, y),
+        ("multi-label", SigmoidMultiLabelClassifier, Y),
+    ]
+
+
+@pytest.mark.parametrize("case", ["binary", "multiclass", "multi-label"])
+def test_distributed_fit_equals_in_memory_fit(client, data, case):
+    X, y, Y, w = data
+    _, Estimator, target = next(c for c in _cases(X, y, Y) if c[0] == case)
+    Xd = da.from_array(X, chunks=CHUNKS)
+    in_memory = Estimator(**TIGHT).fit(X, target, sample_weight=w)
+    first = Estimator(**TIGHT).fit(Xd, da.from_array(target, chunks=400), sample_weight=w)
+    second = Estimator(**TIGHT).fit(Xd, target, sample_weight=da.from_array(w, chunks=500))
+    np.testing.assert_allclose(first.coef_, in_memory.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(first.intercept_, in_memory.intercept_, rtol=1e-6, atol=1e-6)
+    # Partial sums added in a fixed chunk order: two fits are identical.
+    np.testing.assert_array_equal(first.coef_, second.coef_)
+    np.testing.assert_array_equal(first.intercept_, second.intercept_)
+
+
+def test_without_a_client_the_local_scheduler_fits(data, monkeypatch):
+    X, y, _, w = data
+    monkeypatch.setattr(skd, "_client", lambda: None)
+    local = SoftmaxRegressionClassifier(**TIGHT).fit(
+        da.from_array(X, chunks=CHUNKS), y, sample_weight=w
+    )
+    in_memory = SoftmaxRegressionClassifier(**TIGHT).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(local.coef_, in_memory.coef_, rtol=1e-6, atol=1e-6)
+
+
+def test_predictions_on_dask_arrays_are_lazy_dask_arrays(client, data):
+    X, y, Y, _ = data
+    Xd = da.from_array(X, chunks=CHUNKS)
+    for Estimator, target in [(SoftmaxRegressionClassifier, y), (SigmoidMultiLabelClassifier, Y)]:
+        clf = Estimator().fit(X, target)
+        for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+            lazy = getattr(clf, method)(Xd)
+            assert isinstance(lazy, da.Array), method
+            np.testing.assert_allclose(lazy.compute(), getattr(clf, method)(X), rtol=1e-12)
+
+
+def test_dask_dataframes_carry_feature_names(client, data):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ddf = dd.from_pandas(frame, npartitions=3)
+    clf = SoftmaxRegressionClassifier(**TIGHT).fit(ddf, dd.from_pandas(pd.Series(y), npartitions=3))
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    np.testing.assert_allclose(
+        clf.coef_, SoftmaxRegressionClassifier(**TIGHT).fit(frame, y).coef_, rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_array_equal(clf.predict(ddf).compute(), clf.predict(frame))
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(ddf[frame.columns[::-1].tolist()])
+
+
+def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data, monkeypatch):
+    X, y, _, _ = data
+    Xd = da.from_array(X, chunks=(150, 6))
+    evaluate, calls = skd.DaskEvaluator.__call__, []
+
+    def kill_on_third_evaluation(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            try:
+                client.run(os._exit, 1, workers=[victim])
+            except Exception:  # the worker's connection dies with it
+                pass
+        return evaluate(self, *args)
+
+    monkeypatch.setattr(skd.DaskEvaluator, "__call__", kill_on_third_evaluation)
+    clf = SoftmaxRegressionClassifier(**TIGHT).fit(Xd, y)
+    assert len(calls) > 3
+    np.testing.assert_allclose(
+        clf.coef_, SoftmaxRegressionClassifier(**TIGHT).fit(X, y).coef_, rtol=1e-6, atol=1e-6
+    )
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the session cluster's
+def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
+    X, y, _, _ = data
+    monkeypatch.setattr(skd, "NO_WORKER_TIMEOUT", 3.0)
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as lonely,
+    ):
+        evaluate, calls = skd.DaskEvaluator.__call__, []
+
+        def lose_every_worker(self, *args):
+            calls.append(1)
+            if len(calls) == 2:
+                cluster.scale(0)
+                lonely.wait_for_workers  # noqa: B018 - keep the client referenced
+                threading.Event().wait(1.0)
+            return evaluate(self, *args)
+
+        monkeypatch.setattr(skd.DaskEvaluator, "__call__", lose_every_worker)
+        with pytest.raises(RuntimeError, match="no workers"):
+            SoftmaxRegressionClassifier(**TIGHT).fit(da.from_array(X, chunks=(300, 6)), y)
+
+
+def test_non_finite_values_in_a_chunk_are_named(client, data):
+    X, y, _, _ = data
+    X = X.copy()
+    X[700, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN or infinity.*chunk 2"):
+        SoftmaxRegressionClassifier().fit(da.from_array(X, chunks=(300, 6)), y)
+
+
+def test_without_dask_a_clear_import_error_names_the_extra(data, monkeypatch):
+    import sys
+
+    X, y, _, _ = data
+    Xd = da.from_array(X, chunks=(300, 6))
+    monkeypatch.setitem(sys.modules, "dask.array", None)
+    with pytest.raises(ImportError, match=r"pip install 'skmultinomial\[dask\]'"):
+        SoftmaxRegressionClassifier().fit(Xd, y)
