@@ -108,12 +108,13 @@ def test_dask_dataframes_carry_feature_names(client, data):
 def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data, monkeypatch):
     X, y, _, _ = data
     Xd = da.from_array(X, chunks=(150, 6))
-    evaluate, calls = skd.DaskEvaluator.__call__, []
+    evaluate, calls, victims = skd.DaskEvaluator.__call__, [], []
 
     def kill_on_third_evaluation(self, *args):
         calls.append(1)
         if len(calls) == 3:
             victim = sorted(client.scheduler_info()["workers"])[0]
+            victims.append(victim)
             try:
                 client.run(os._exit, 1, workers=[victim])
             except Exception:  # the worker's connection dies with it
@@ -123,6 +124,7 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data,
     monkeypatch.setattr(skd.DaskEvaluator, "__call__", kill_on_third_evaluation)
     clf = SoftmaxRegressionClassifier(**TIGHT).fit(Xd, y)
     assert len(calls) > 3
+    assert victims[0] not in client.scheduler_info()["workers"]  # it did die
     np.testing.assert_allclose(
         clf.coef_, SoftmaxRegressionClassifier(**TIGHT).fit(X, y).coef_, rtol=1e-6, atol=1e-6
     )
