@@ -17,9 +17,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._driver import solve
+from ._inference import summary_table
 from .distributed import dask_aware, is_dask_collection
 
 
@@ -39,6 +40,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "cov_type": [StrOptions({"nonrobust", "robust"}), None],
     }
 
     def __init__(
@@ -48,6 +50,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         fit_intercept=True,
         class_weight=None,
         label_smoothing=0.0,
+        cov_type=None,
         tol=1e-4,
         max_iter=1000,
         warm_start=False,
@@ -57,6 +60,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.cov_type = cov_type
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
@@ -128,7 +132,64 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
         self.n_iter_ = self._n_iter_attribute(n_iter)
+        if self.cov_type is None:
+            if hasattr(self, "cov_params_"):
+                del self.cov_params_
+        elif is_dask_collection(X):
+            raise ValueError(
+                "cov_type needs the Hessian over the training data, which is computed in "
+                "memory: fit a Dask collection with cov_type=None."
+            )
+        else:
+            self.cov_params_ = self._covariance(X, problem)
         return self
+
+    def summary(self, alpha=0.05):
+        """Coefficients with standard errors, z, p-values and confidence intervals.
+
+        Needs ``cov_type`` set when fitting (the covariance is computed from the
+        training data, see ``cov_params_``). Sample weights count as frequency weights.
+        For penalised fits (finite ``C``) the standard errors are those of the
+        penalised estimator (sandwich ``A^-1 H A^-1``) and the intervals are centred on
+        coefficients shrunk towards zero: they are not the intervals of the unpenalised
+        maximum-likelihood estimate. Intervals and p-values use the normal
+        distribution, as statsmodels' ``Logit`` and ``MNLogit`` do.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The intervals cover ``1 - alpha``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed by (class or label, term), terms the feature names (or ``x0``,
+            ``x1``, ...) then ``"intercept"``; columns ``coef``, ``std_err``, ``z``,
+            ``p_value``, ``ci_lower``, ``ci_upper``.
+        """
+        check_is_fitted(self)
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha}.")
+        if not hasattr(self, "cov_params_"):
+            raise ValueError(
+                f"summary() needs the covariance of the coefficients, computed at fit time "
+                f"from the training data: set {type(self).__name__}(cov_type='nonrobust') "
+                "(or 'robust') and fit again."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        terms = [*map(str, names), *(["intercept"] if self.fit_intercept else [])]
+        coef, outputs, output_name = self._inference_coefficients()
+        return summary_table(coef, self._full_covariance(), outputs, terms, alpha, output_name)
+
+    def _full_covariance(self):
+        return self.cov_params_
+
+    def _logits(self, X):
+        """``X @ coef_.T + intercept_`` in float64 for validated X (1-D for one logit)."""
+        Z = np.asarray(X @ self.coef_.T.astype(np.float64)) + self.intercept_
+        return Z[:, 0] if Z.shape[1] == 1 else Z
 
     def _warn_not_converged(self, result, n_iter, where):
         if n_iter >= self.max_iter:

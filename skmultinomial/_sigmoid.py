@@ -5,12 +5,14 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import log_expit, logit
+from scipy.linalg import block_diag
+from scipy.special import expit, log_expit, logit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from ._base import _balanced, _LinearNLLClassifier
 from ._driver import Problem
+from ._inference import check_not_separated, coefficient_covariance
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 from .distributed import dask_aware
 
@@ -81,6 +83,10 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         ``predict`` marks a label when its probability is strictly above the threshold
         (one per label, or one for all). Ignored for 1-D labels of 3 or more classes,
         where ``predict`` takes the most probable class.
+    cov_type : {"nonrobust", "robust"}, default=None
+        Compute, at fit time, the covariance of each label's coefficients for
+        :meth:`summary` (see ``SoftmaxRegressionClassifier``); the labels are
+        independent problems, so their coefficients are uncorrelated.
     tol : float, default=1e-4
         Each label's L-BFGS stops when the largest entry of the gradient of its objective
         divided by ``C * sum_i s_il``, taken w.r.t. the weights of the standardised
@@ -107,6 +113,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : ndarray of shape (n_labels,)
         Number of L-BFGS iterations run for each label.
+    cov_params_ : ndarray of shape (n_labels, n_terms, n_terms)
+        With ``cov_type``: the covariance of each label's (features..., intercept).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -152,6 +160,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         pos_weight=None,
         label_smoothing=0.0,
         threshold=0.5,
+        cov_type=None,
         tol=1e-4,
         max_iter=1000,
         warm_start=False,
@@ -162,6 +171,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             fit_intercept=fit_intercept,
             class_weight=class_weight,
             label_smoothing=label_smoothing,
+            cov_type=cov_type,
             tol=tol,
             max_iter=max_iter,
             warm_start=warm_start,
@@ -283,6 +293,37 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             bounds = f"[{low:g}, inf)" if closed else f"({low:g}, {high:g})"
             raise ValueError(f"{name} must lie in {bounds}, got {value}.")
         return np.broadcast_to(value, (n_labels,))
+
+    def _covariance(self, X, problem):
+        """One covariance per label, shape (n_labels, n_terms, n_terms): labels are
+        independent problems, so their coefficients are uncorrelated."""
+        Q = expit(self._logits(X).reshape(X.shape[0], -1))
+        covariances = []
+        for label in range(Q.shape[1]):
+            q = Q[:, [label]]
+            t = problem.T[label].astype(np.float64)[:, None]
+            s = problem.sample_weight
+            s = s if s.ndim == 1 else s[label]
+            if np.isinf(self.C):
+                check_not_separated(
+                    np.hstack([1 - q, q]), np.hstack([1 - t, t]), s, f"samples of label {label}"
+                )
+            covariances.append(
+                coefficient_covariance(
+                    X, q, q - t, s, np.ones((1, 1)), self.C, self.fit_intercept, self.cov_type
+                )
+            )
+        return np.stack(covariances)
+
+    def _full_covariance(self):
+        return block_diag(*self.cov_params_)
+
+    def _inference_coefficients(self):
+        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
+        if not self.fit_intercept:
+            full = full[:, :-1]
+        outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_
+        return full, outputs, "label"
 
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and not sp.issparse(y):

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
 from ._driver import Problem
+from ._inference import check_not_separated, coefficient_covariance
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 from .distributed import dask_aware
 
@@ -63,6 +64,17 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         ``(1 - eps) * t + eps / K`` (for labels and distributions alike). Class weights
         then weigh the smoothed distribution: the term of class ``k`` is
         ``cw_k ((1 - eps) t_k + eps / K) (-log q_k)``, as in PyTorch.
+    cov_type : {"nonrobust", "robust"}, default=None
+        Compute, at fit time, the covariance of the coefficients for :meth:`summary`
+        (``cov_params_``): "nonrobust" is the inverse observed Fisher information for
+        ``C=np.inf`` and the sandwich ``A^-1 H A^-1`` of the penalised estimator for a
+        finite C; "robust" the heteroskedasticity-consistent sandwich ``A^-1 B A^-1``
+        (statsmodels' HC0). None skips it (it costs about ``K^2 n p^2``). Sample weights
+        count as frequency weights.
+    reference_class : class label, default=None
+        The class whose coefficients the others are reported against in
+        :meth:`summary` (default ``classes_[0]``, as statsmodels' ``MNLogit``): the
+        softmax is over-parametrised, the differences are identified.
     classes : array-like of shape (n_classes,), default=None
         Names of the columns of 2-D target distributions (``classes_``); default
         ``np.arange(n_classes)``. Not used for 1-D labels, whose classes come from the
@@ -96,6 +108,10 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : int
         Number of L-BFGS iterations run.
+    cov_params_ : ndarray of shape ((n_classes - 1) * n_terms, (n_classes - 1) * n_terms)
+        With ``cov_type``: the covariance of the coefficients of each class other than
+        the reference class minus the reference class's, class by class, each as
+        (features..., intercept). Absent when ``cov_type=None``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -124,6 +140,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     _parameter_constraints: dict = {
         **_LinearNLLClassifier._parameter_constraints,
         "classes": ["array-like", None],
+        "reference_class": "no_validation",  # any label; checked against classes_ at fit
     }
 
     def __init__(
@@ -134,6 +151,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         class_weight=None,
         label_smoothing=0.0,
         classes=None,
+        cov_type=None,
+        reference_class=None,
         tol=1e-4,
         max_iter=1000,
         warm_start=False,
@@ -144,12 +163,14 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             fit_intercept=fit_intercept,
             class_weight=class_weight,
             label_smoothing=label_smoothing,
+            cov_type=cov_type,
             tol=tol,
             max_iter=max_iter,
             warm_start=warm_start,
             verbose=verbose,
         )
         self.classes = classes
+        self.reference_class = reference_class
 
     def _check_target_kind(self, y, y_shape):
         if len(y_shape) == 2 and y_shape[1] > 1:
@@ -207,6 +228,60 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             )
         return classes
 
+    def _reference_index(self):
+        if self.reference_class is None:
+            return 0
+        matches = np.flatnonzero(self.classes_ == self.reference_class)
+        if matches.size == 0:
+            raise ValueError(
+                f"reference_class={self.reference_class!r} is not one of the classes "
+                f"{self.classes_.tolist()}."
+            )
+        return int(matches[0])
+
+    def _covariance(self, X, problem):
+        """Covariance of the coefficients of the classes other than the reference class."""
+        n_classes = self.classes_.size
+        Q = np.exp(self._log_proba(self._logits(X)))
+        if n_classes == 2:  # one logit for classes_[1]; T holds its targets
+            t = problem.T[0].astype(np.float64)
+            T = np.column_stack([1 - t, t])
+            penalty = np.ones((1, 1))  # the single logit's weights are penalised as such
+        else:
+            T = (
+                (problem.T[:, None] == np.arange(n_classes)).astype(np.float64)
+                if problem.T.ndim == 1
+                else problem.T.T.astype(np.float64)
+            )
+            # ||W||^2 / 2 with W the zero-sum representative of the differences theta:
+            # its Hessian over the K - 1 free classes is I - 1/K.
+            penalty = np.eye(n_classes - 1) - 1.0 / n_classes
+        if np.isinf(self.C):
+            check_not_separated(Q, T, problem.sample_weight)
+        free = np.delete(np.arange(n_classes), self._reference_index())
+        return coefficient_covariance(
+            X,
+            Q[:, free],
+            (Q - T)[:, free],
+            problem.sample_weight,
+            penalty,
+            self.C,
+            self.fit_intercept,
+            self.cov_type,
+        )
+
+    def _inference_coefficients(self):
+        """Coefficients of each class minus the reference class's (features, intercept)."""
+        reference = self._reference_index()
+        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
+        if not self.fit_intercept:
+            full = full[:, :-1]
+        if self.classes_.size == 2:
+            # the single logit is classes_[1] against classes_[0]
+            full = np.vstack([-full[0], full[0]]) / 2
+        free = np.delete(np.arange(self.classes_.size), reference)
+        return full[free] - full[reference], self.classes_[free], "class"
+
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
             return self.classes_[np.argmax(np.asarray(y), axis=1)]
@@ -231,10 +306,11 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        Z = self.decision_function(X)
-        if Z.ndim == 1:
-            return binary_log_proba(Z)
-        return log_softmax(Z)
+        return self._log_proba(self.decision_function(X))
+
+    @staticmethod
+    def _log_proba(Z):
+        return binary_log_proba(Z) if Z.ndim == 1 else log_softmax(Z)
 
 
 def _check_distributions(y, atol=1e-6):

@@ -1,0 +1,162 @@
+"""Standard errors against statsmodels, frequency weights, coverage, and singular Hessians."""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+sm = pytest.importorskip("statsmodels.api")
+pd = pytest.importorskip("pandas")
+
+TIGHT = {"tol": 1e-10, "max_iter": 10_000}
+COLUMNS = ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
+
+
+@pytest.fixture(scope="module")
+def anes():
+    """American National Election Studies 1996 (ships with statsmodels): party ID, 7 levels."""
+    data = sm.datasets.anes96.load_pandas().data
+    X = data[["logpopul", "selfLR", "age", "educ", "income"]]
+    return X, data["PID"].astype(int).to_numpy(), data
+
+
+def _statsmodels_order(table, n_outputs):
+    """Our rows (output, features..., intercept) as statsmodels' (constant, features) x outputs."""
+    values = table.to_numpy().reshape(n_outputs, -1, table.shape[1])
+    return np.concatenate([values[:, -1:], values[:, :-1]], axis=1).transpose(1, 0, 2)
+
+
+@pytest.mark.parametrize("cov_type", ["nonrobust", "robust"])
+def test_unpenalised_softmax_equals_statsmodels_mnlogit(anes, cov_type):
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type=cov_type, **TIGHT).fit(X, y)
+    table = clf.summary()
+    sm_cov = "nonrobust" if cov_type == "nonrobust" else "HC0"
+    ref = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0, cov_type=sm_cov)
+    ours = _statsmodels_order(table[["coef", "std_err", "z", "p_value"]], 6)
+    np.testing.assert_allclose(ours[..., 0], ref.params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours[..., 1], ref.bse, rtol=1e-4)
+    np.testing.assert_allclose(ours[..., 2], ref.tvalues, rtol=1e-4)
+    np.testing.assert_allclose(ours[..., 3], ref.pvalues, rtol=1e-4, atol=1e-300)
+    assert list(table.columns) == COLUMNS
+    assert table.index.names == ["class", "term"]
+    assert list(table.loc[1].index) == ["logpopul", "selfLR", "age", "educ", "income", "intercept"]
+    assert 0 not in table.index.get_level_values("class")  # the reference class
+
+
+@pytest.mark.parametrize("cov_type", ["nonrobust", "robust"])
+def test_unpenalised_sigmoid_equals_statsmodels_logit_per_label(anes, cov_type):
+    X, y, data = anes
+    Y = np.column_stack([y > 3, data["vote"] == 1, data["TVnews"] > 3]).astype(int)
+    clf = SigmoidMultiLabelClassifier(C=np.inf, cov_type=cov_type, **TIGHT).fit(X, Y)
+    table = clf.summary()
+    sm_cov = "nonrobust" if cov_type == "nonrobust" else "HC0"
+    for label in range(Y.shape[1]):
+        ref = sm.Logit(Y[:, label], sm.add_constant(X)).fit(
+            method="newton", tol=1e-12, disp=0, cov_type=sm_cov
+        )
+        rows = table.loc[label]
+        for ours, theirs in [
+            (rows["std_err"], ref.bse),
+            (rows["z"], ref.tvalues),
+            (rows["p_value"], ref.pvalues),
+        ]:
+            ours = np.r_[ours.iloc[-1], ours.iloc[:-1]]  # intercept first, as statsmodels
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-300)
+
+
+def test_binary_softmax_with_either_reference_class(anes):
+    X, y, data = anes
+    v = data["vote"].astype(int).to_numpy()
+    first = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust", **TIGHT).fit(X, v)
+    second = SoftmaxRegressionClassifier(
+        C=np.inf, cov_type="nonrobust", reference_class=1, **TIGHT
+    ).fit(X, v)
+    ref = sm.Logit(v, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
+    table = first.summary()
+    assert list(table.index.get_level_values("class").unique()) == [1]
+    np.testing.assert_allclose(table["std_err"].to_numpy()[-1], ref.bse.iloc[0], rtol=1e-4)
+    flipped = second.summary()
+    np.testing.assert_allclose(flipped["coef"].to_numpy(), -table["coef"].to_numpy())
+    np.testing.assert_allclose(flipped["std_err"].to_numpy(), table["std_err"].to_numpy())
+    with pytest.raises(ValueError, match="reference_class=7 is not one of the classes"):
+        SoftmaxRegressionClassifier(cov_type="nonrobust", reference_class=7).fit(X, v)
+
+
+@pytest.mark.parametrize("Estimator", [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier])
+@pytest.mark.parametrize("C", [np.inf, 0.5])
+@pytest.mark.parametrize("cov_type", ["nonrobust", "robust"])
+def test_integer_weights_equal_repeated_rows(anes, Estimator, C, cov_type):
+    X, y, _ = anes
+    X = X.to_numpy()[:300]
+    y = (y[:300] > 3).astype(int) if Estimator is SigmoidMultiLabelClassifier else y[:300] % 3
+    counts = np.random.default_rng(0).integers(0, 4, size=y.size)
+    kw = {"C": C, "cov_type": cov_type, **TIGHT}
+    weighted = Estimator(**kw).fit(X, y, sample_weight=counts).summary()
+    repeated = Estimator(**kw).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts)).summary()
+    np.testing.assert_allclose(weighted["std_err"], repeated["std_err"], rtol=1e-5)
+    np.testing.assert_allclose(weighted["coef"], repeated["coef"], rtol=1e-5, atol=1e-7)
+
+
+def test_penalised_binary_standard_errors_are_the_sandwich(anes):
+    # Written out here: A = X~' diag(q (1 - q)) X~ + diag(1, ..., 1, 0) / C, H the
+    # first term, cov = A^-1 H A^-1.
+    X, _, data = anes
+    v = data["vote"].astype(int).to_numpy()
+    C = 0.01
+    clf = SoftmaxRegressionClassifier(C=C, cov_type="nonrobust", **TIGHT).fit(X, v)
+    Xt = np.column_stack([X.to_numpy(), np.ones(len(v))])
+    q = expit(Xt @ np.r_[clf.coef_[0], clf.intercept_])
+    H = Xt.T @ (Xt * (q * (1 - q))[:, None])
+    A = H + np.diag(np.r_[np.ones(X.shape[1]), 0.0]) / C
+    cov = np.linalg.solve(A, np.linalg.solve(A, H).T)
+    np.testing.assert_allclose(clf.summary()["std_err"], np.sqrt(np.diag(cov)), rtol=1e-6)
+    # and as C grows the sandwich becomes the inverse information
+    weak = SoftmaxRegressionClassifier(C=1e8, cov_type="nonrobust", **TIGHT).fit(X, v)
+    none = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust", **TIGHT).fit(X, v)
+    np.testing.assert_allclose(weak.summary()["std_err"], none.summary()["std_err"], rtol=1e-4)
+
+
+def test_confidence_intervals_cover_the_true_coefficients():
+    # Simulated logistic data, 200 repetitions: the 95% intervals of the unpenalised fit
+    # should cover the true coefficients about 95% of the time.
+    rng = np.random.default_rng(12345)
+    beta, intercept = np.array([1.0, -0.5, 0.25]), -0.3
+    covered = []
+    for _ in range(200):
+        X = rng.normal(size=(300, 3))
+        y = (rng.random(300) < expit(X @ beta + intercept)).astype(int)
+        table = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y).summary()
+        truth = np.r_[beta, intercept]
+        covered.append((table["ci_lower"] <= truth) & (truth <= table["ci_upper"]))
+    coverage = np.mean(covered)
+    assert 0.92 <= coverage <= 0.98, coverage
+
+
+def test_collinear_columns_are_named(anes):
+    X, y, _ = anes
+    X = X.assign(twice_age=2 * X["age"])
+    with pytest.raises(ValueError, match="linearly dependent"):
+        SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y % 2)
+
+
+def test_perfect_separation_is_named():
+    X = np.linspace(-3, 3, 60)[:, None]
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="perfectly separated.*finite C"):
+        SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+
+
+def test_summary_needs_cov_type_and_names_default_terms(anes):
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier().fit(X.to_numpy(), y % 3)
+    with pytest.raises(ValueError, match="cov_type='nonrobust'"):
+        clf.summary()
+    clf.set_params(cov_type="nonrobust", fit_intercept=False).fit(X.to_numpy(), y % 3)
+    table = clf.summary(alpha=0.1)
+    assert list(table.loc[1].index) == ["x0", "x1", "x2", "x3", "x4"]
+    z90 = 1.6448536269514722
+    np.testing.assert_allclose(table["ci_upper"] - table["coef"], z90 * table["std_err"])
+    clf.set_params(cov_type=None).fit(X.to_numpy(), y % 3)
+    assert not hasattr(clf, "cov_params_")
