@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._driver import solve
-from ._inference import summary_table
+from ._inference import separated, summary_table
 from .distributed import dask_aware, is_dask_collection
 
 
@@ -126,9 +126,12 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             label=type(self).__name__,
         )
         n_iter = np.array([r.nit for r in results], dtype=np.int32)
-        for name, result in zip(problem.names, results):
-            if not result.converged:
-                self._warn_not_converged(result, result.nit, name)
+        failed = [(name, r) for name, r in zip(problem.names, results) if not r.converged]
+        if failed:
+            self._warn_not_converged(failed, len(results))
+        elif np.isinf(self.C) and not is_dask_collection(X):
+            self.coef_, self.intercept_ = coef, intercept  # for the check's predictions
+            self._warn_if_separated(X, problem)
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
         self.n_iter_ = self._n_iter_attribute(n_iter)
@@ -191,8 +194,28 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
         Z = np.asarray(X @ self.coef_.T.astype(np.float64)) + self.intercept_
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
-    def _warn_not_converged(self, result, n_iter, where):
-        if n_iter >= self.max_iter:
+    def _warn_if_separated(self, X, problem):
+        """Unpenalised fits of separable data have no optimum: say so, once."""
+        names = [
+            where for where, Q, T, s in self._fitted_distributions(X, problem) if separated(Q, T, s)
+        ]
+        if names:
+            where = (
+                "" if names == [""] else " for" + ",".join(n.replace(" for", "", 1) for n in names)
+            )
+            warnings.warn(
+                f"The training data are perfectly separated{where}: without a penalty "
+                "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
+                "coefficients are wherever L-BFGS stopped (they grow without bound with "
+                "a tighter tol). Use a finite C.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _warn_not_converged(self, failed, n_problems):
+        """One ConvergenceWarning for all the problems (labels) that did not converge."""
+        name, result = failed[0]
+        if result.nit >= self.max_iter:
             advice = (
                 f"Increase max_iter (now {self.max_iter}). Fits that need many iterations "
                 "are usually weakly penalised fits of (nearly) separable data, where the "
@@ -204,8 +227,13 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
                 f"the limit of floating-point precision before reaching tol={self.tol:g}. "
                 "A larger tol avoids this."
             )
+        where = name
+        if len(failed) > 1:
+            shown = ", ".join(n.replace(" for ", "", 1) for n, _ in failed[:5])
+            more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+            where = f" for {len(failed)} of {n_problems} labels ({shown}{more})"
         warnings.warn(
-            f"L-BFGS did not converge{where} after {n_iter} iteration(s) "
+            f"L-BFGS did not converge{where} after {result.nit} iteration(s) "
             f"(status={result.status}: {result.message}). {advice}",
             ConvergenceWarning,
             stacklevel=3,

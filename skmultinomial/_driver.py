@@ -115,15 +115,37 @@ class BlockEvaluator:
             self._pool = None
 
     def moments(self, weights):
-        """Weighted column means of X and of X**2 (float64), by blocks: X is not copied."""
-        total = weights.sum(dtype=np.float64)
-        return tuple(part / total for part in self.weighted_sums(weights))
+        """Weighted column moments of X, scaled so that no feature scale overflows.
 
-    def weighted_sums(self, weights):
-        """``sum_i w_i x_i`` and ``sum_i w_i x_i**2`` over the rows, float64."""
+        Returns ``(scale, mean, mean_sq)``: the largest ``|x_j|`` of each column (1 for
+        an all-zero column) and the weighted means of ``x_j / scale_j`` and of its
+        square. X is read by blocks and not copied.
+        """
+        scale = _safe_scale(self.column_max())
+        total = weights.sum(dtype=np.float64)
+        return (scale, *(part / total for part in self.weighted_sums(weights, scale)))
+
+    def column_max(self):
+        """Largest absolute value of each column."""
+        out = np.zeros(self.n_features)
+        for block in self.blocks:
+            if block.shape[0]:
+                out = np.maximum(
+                    out,
+                    np.asarray(
+                        abs(block).max(axis=0).todense()
+                        if sp.issparse(block)
+                        else np.abs(block).max(axis=0)
+                    ).ravel(),
+                )
+        return out
+
+    def weighted_sums(self, weights, scale):
+        """``sum_i w_i x_i / scale`` and ``sum_i w_i (x_i / scale)**2``, float64."""
         w = weights.astype(np.float64)
         sums, sums_sq = np.zeros(self.n_features), np.zeros(self.n_features)
         for (lo, hi), block in zip(self.bounds, self.blocks):
+            block = block.multiply(1 / scale) if sp.issparse(block) else block / scale
             square = block.multiply(block) if sp.issparse(block) else np.square(block)
             sums += np.asarray(w[lo:hi] @ block).ravel()
             sums_sq += np.asarray(w[lo:hi] @ square).ravel()
@@ -150,6 +172,11 @@ class BlockEvaluator:
 
         pool_map = map if self._pool is None else self._pool.map
         return _sum_parts(pool_map(run, range(min(self.n_threads, len(self.blocks)))))
+
+
+def _safe_scale(column_max):
+    """Column scales for the moments: the largest magnitude, 1 where it is 0."""
+    return np.where(column_max > 0, column_max, 1.0).astype(np.float64)
 
 
 def _sum_parts(parts):
@@ -191,17 +218,20 @@ class Preconditioner:
     """
 
     def __init__(self, moments, fit_intercept, floor):
-        mean, mean_sq = moments
-        self.mu = mean if fit_intercept else np.zeros_like(mean)
+        scale, mean, mean_sq = moments
         spread = np.maximum(mean_sq - mean**2, 0.0) if fit_intercept else mean_sq
-        d = np.sqrt(spread + floor)
+        self.mu = scale * mean if fit_intercept else np.zeros_like(mean)
+        # The moments are of x / scale, so that features of 1e300 or 1e-300 neither
+        # overflow nor vanish; hypot keeps sqrt(std^2 + floor) in range too.
+        std = scale * np.sqrt(spread)
+        d = np.hypot(std, np.sqrt(floor))
         self.d = np.where(d > 0, d, 1.0)
-        self.std = np.where(spread > 0, np.sqrt(spread), self.d)
+        self.std = np.where(std > 0, std, self.d)
 
     @classmethod
     def identity(cls, n_features):
         """No preconditioning: theta is (W, b) itself."""
-        return cls((np.zeros(n_features), np.ones(n_features)), False, 0.0)
+        return cls((np.ones(n_features), np.zeros(n_features), np.ones(n_features)), False, 0.0)
 
     def stopping_gradient(self, grad_theta_W):
         """The gradient w.r.t. the weights of standardised features, from theta's.

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import norm
 
-__all__ = ["check_not_separated", "coefficient_covariance", "summary_table"]
+__all__ = ["check_not_separated", "coefficient_covariance", "separated", "summary_table"]
 
 
 def _gram(X, w, fit_intercept, rows=4096):
@@ -111,17 +111,22 @@ def coefficient_covariance(X, Q, G, s, penalty, C, fit_intercept, cov_type):
     return (cov + cov.T) / 2
 
 
-def check_not_separated(Q, T, s, what="classes"):
-    """For an unpenalised fit of hard targets: raise if the fit classifies every sample.
+def separated(Q, T, s):
+    """Whether a fit of hard targets classifies every (positively weighted) sample.
 
-    A linear model that classifies all (positively weighted) training samples correctly
-    is a separating hyperplane: the likelihood keeps rising as its coefficients grow,
-    so the maximum-likelihood estimate and its standard errors do not exist.
-    ``Q`` and ``T`` are (n_samples, n_classes) probabilities and one-hot targets.
+    A linear model that does is a separating hyperplane: the likelihood keeps rising as
+    its coefficients grow, so without a penalty the maximum-likelihood estimate (and its
+    standard errors) does not exist. ``Q`` and ``T`` are (n_samples, n_classes)
+    probabilities and targets; soft targets are never "separated".
     """
     hard = np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)
     used = s > 0
-    if hard and np.array_equal(Q[used].argmax(axis=1), T[used].argmax(axis=1)):
+    return bool(hard and np.array_equal(Q[used].argmax(axis=1), T[used].argmax(axis=1)))
+
+
+def check_not_separated(Q, T, s, what="classes"):
+    """Raise a ValueError if ``separated(Q, T, s)``: no standard errors exist."""
+    if separated(Q, T, s):
         raise ValueError(
             f"The {what} are perfectly separated by the features (the fit classifies "
             "every training sample correctly), so the maximum-likelihood estimate does not "

@@ -294,23 +294,38 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             raise ValueError(f"{name} must lie in {bounds}, got {value}.")
         return np.broadcast_to(value, (n_labels,))
 
+    def _fitted_distributions(self, X, problem):
+        """(name, Q, T, s) per label: (absent, present) probabilities and targets."""
+        Z = self._logits(X).reshape(X.shape[0], -1)
+        for label, where in enumerate(problem.names):
+            q = expit(Z[:, label])
+            t = problem.T[label].astype(np.float64)
+            s = problem.sample_weight
+            yield (
+                where,
+                np.column_stack([1 - q, q]),
+                np.column_stack([1 - t, t]),
+                s if s.ndim == 1 else s[label],
+            )
+
     def _covariance(self, X, problem):
         """One covariance per label, shape (n_labels, n_terms, n_terms): labels are
         independent problems, so their coefficients are uncorrelated."""
-        Q = expit(self._logits(X).reshape(X.shape[0], -1))
         covariances = []
-        for label in range(Q.shape[1]):
-            q = Q[:, [label]]
-            t = problem.T[label].astype(np.float64)[:, None]
-            s = problem.sample_weight
-            s = s if s.ndim == 1 else s[label]
+        for where, Q, T, s in self._fitted_distributions(X, problem):
             if np.isinf(self.C):
-                check_not_separated(
-                    np.hstack([1 - q, q]), np.hstack([1 - t, t]), s, f"samples of label {label}"
-                )
+                check_not_separated(Q, T, s, f"samples{where or ''}")
+            q = Q[:, 1:]
             covariances.append(
                 coefficient_covariance(
-                    X, q, q - t, s, np.ones((1, 1)), self.C, self.fit_intercept, self.cov_type
+                    X,
+                    q,
+                    q - T[:, 1:],
+                    s,
+                    np.ones((1, 1)),
+                    self.C,
+                    self.fit_intercept,
+                    self.cov_type,
                 )
             )
         return np.stack(covariances)

@@ -239,31 +239,37 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             )
         return int(matches[0])
 
-    def _covariance(self, X, problem):
-        """Covariance of the coefficients of the classes other than the reference class."""
+    def _fitted_distributions(self, X, problem):
+        """(name, Q, T, s): fitted and target distributions over the classes."""
         n_classes = self.classes_.size
         Q = np.exp(self._log_proba(self._logits(X)))
         if n_classes == 2:  # one logit for classes_[1]; T holds its targets
             t = problem.T[0].astype(np.float64)
             T = np.column_stack([1 - t, t])
+        elif problem.T.ndim == 1:
+            T = (problem.T[:, None] == np.arange(n_classes)).astype(np.float64)
+        else:
+            T = problem.T.T.astype(np.float64)
+        yield "", Q, T, problem.sample_weight
+
+    def _covariance(self, X, problem):
+        """Covariance of the coefficients of the classes other than the reference class."""
+        ((_, Q, T, s),) = self._fitted_distributions(X, problem)
+        n_classes = self.classes_.size
+        if n_classes == 2:
             penalty = np.ones((1, 1))  # the single logit's weights are penalised as such
         else:
-            T = (
-                (problem.T[:, None] == np.arange(n_classes)).astype(np.float64)
-                if problem.T.ndim == 1
-                else problem.T.T.astype(np.float64)
-            )
             # ||W||^2 / 2 with W the zero-sum representative of the differences theta:
             # its Hessian over the K - 1 free classes is I - 1/K.
             penalty = np.eye(n_classes - 1) - 1.0 / n_classes
         if np.isinf(self.C):
-            check_not_separated(Q, T, problem.sample_weight)
+            check_not_separated(Q, T, s)
         free = np.delete(np.arange(n_classes), self._reference_index())
         return coefficient_covariance(
             X,
             Q[:, free],
             (Q - T)[:, free],
-            problem.sample_weight,
+            s,
             penalty,
             self.C,
             self.fit_intercept,

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._driver import BlockEvaluator, _n_cpus
+from ._driver import BlockEvaluator, _n_cpus, _safe_scale
 
 __all__ = ["DaskEvaluator", "dask_aware", "is_dask_collection"]
 
@@ -153,8 +153,12 @@ def _evaluate_chunks(evaluators, W, b, rows, link):
     return [evaluator(W, b, rows, link) for evaluator in evaluators]
 
 
-def _chunk_sums(evaluator, weights):
-    return evaluator.weighted_sums(weights)
+def _chunk_sums(evaluator, weights, scale):
+    return evaluator.weighted_sums(weights, scale)
+
+
+def _chunk_max(evaluator):
+    return evaluator.column_max()
 
 
 class DaskEvaluator:
@@ -294,9 +298,10 @@ class DaskEvaluator:
                 ) from exc
 
     def moments(self, weights):
-        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds])
+        scale = _safe_scale(np.max(self._map(_chunk_max), axis=0))
+        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds], scale=scale)
         total = weights.sum(dtype=np.float64)
-        return sum(p[0] for p in parts) / total, sum(p[1] for p in parts) / total
+        return scale, sum(p[0] for p in parts) / total, sum(p[1] for p in parts) / total
 
     def __call__(self, W, b, rows, link):
         if self.client is None:
