@@ -16,13 +16,21 @@ result of each problem does not depend on the others.
 
 import threading
 
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 # At most this many problems run (and are batched) at once.
 MAX_BATCH = 64
 
 
-def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True):
+class _Converged(Exception):
+    """Raised by a problem's objective at a point that passes its convergence test."""
+
+    def __init__(self, x, f):
+        super().__init__()
+        self.x, self.f = x, f
+
+
+def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True, converged=None):
     """Minimise independent objectives with one L-BFGS each, evaluations batched.
 
     Parameters
@@ -39,6 +47,11 @@ def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True):
         False runs the problems one after the other in this thread, each evaluation
         alone: for small data, where handing evaluations between threads costs more
         than one pass over X per problem.
+    converged : callable or None
+        ``converged(index, grad)``: True stops that problem at the point just evaluated
+        (``status`` 99). Checked at every evaluation, the start included, so that no
+        step is computed from a gradient that is already nearly zero (L-BFGS would
+        divide underflowing numbers there).
 
     Returns
     -------
@@ -46,17 +59,38 @@ def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True):
     """
     n_problems = len(x0s)
 
-    def solve(index, objective):
-        return minimize(
-            objective,
-            x0s[index],
-            method="L-BFGS-B",
-            jac=True,
-            options=options,
-            callback=None
-            if callback is None
-            else (lambda intermediate_result: callback(index, intermediate_result)),
-        )
+    def solve(index, evaluate_one):
+        n_iter = [0]
+
+        def objective(x):
+            f, grad = evaluate_one(x)
+            if converged is not None and converged(index, grad):
+                raise _Converged(x.copy(), f)
+            return f, grad
+
+        def after_iteration(intermediate_result):
+            n_iter[0] += 1
+            if callback is not None:
+                callback(index, intermediate_result)
+
+        try:
+            return minimize(
+                objective,
+                x0s[index],
+                method="L-BFGS-B",
+                jac=True,
+                options=options,
+                callback=after_iteration,
+            )
+        except _Converged as stop:
+            return OptimizeResult(
+                x=stop.x,
+                fun=stop.f,
+                nit=n_iter[0],
+                status=99,
+                success=True,
+                message="the gradient test passed",
+            )
 
     if n_problems == 1 or not batched:
         return [solve(i, lambda x, i=i: evaluate({i: x})[i]) for i in range(n_problems)]

@@ -89,8 +89,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         independent problems, so their coefficients are uncorrelated.
     tol : float, default=1e-4
         Each label's L-BFGS stops when the largest entry of the gradient of its objective
-        divided by ``C * sum_i s_il``, taken w.r.t. the weights of the standardised
-        features, falls below ``tol`` (see ``SoftmaxRegressionClassifier``).
+        divided by ``C * sum_i s_il``, in the preconditioned parametrisation, falls below
+        ``tol`` (see ``SoftmaxRegressionClassifier``).
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations per label (see
         ``SoftmaxRegressionClassifier``).
@@ -411,7 +411,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             Per-label log-probabilities for multi-label models; for 1-D targets, the
             log-probabilities of ``classes_`` (normalised over classes when K >= 3).
         """
-        Z = self.decision_function(X)
+        Z = self.decision_function(X).astype(np.float64)  # float64 whatever X's dtype
         if self.y_type_ == "multilabel-indicator":
             return log_expit(Z)
         if self.y_type_ == "binary":

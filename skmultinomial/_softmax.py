@@ -81,15 +81,18 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         data.
     tol : float, default=1e-4
         L-BFGS stops when the largest entry of the gradient of the objective divided by
-        ``C * sum_i s_i``, taken w.r.t. the weights of the standardised features (and the
-        intercepts), falls below ``tol``. On standardised data this is scikit-learn's
-        ``gtol`` convention; on raw data it does not depend on the features' units. It
-        also stops when an iteration lowers that objective by less than 64 eps (relative;
-        for float32 data, less than its rounding noise, eps32 / sqrt(n_samples)).
+        ``C * sum_i s_i`` falls below ``tol``, the gradient taken w.r.t. the weights of
+        the centred features scaled by ``sqrt(var_j + floor)`` (the preconditioned
+        parametrisation; ``floor`` is the penalty's share of the Hessian's diagonal) and
+        the intercepts. On standardised data this is scikit-learn's ``gtol`` convention
+        up to that floor (1% at n=178, C=1); on raw data it does not depend on the
+        features' units. It also stops when an iteration lowers that objective by less
+        than 64 eps (relative; for float32 data, less than its rounding noise,
+        eps32 / sqrt(n_samples)).
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations; a ``ConvergenceWarning`` is raised when it is
         reached. scikit-learn's 100 is too few for raw data sets such as breast cancer
-        (140 here at ``tol=1e-4``); iterations cost little, and a fit that converges
+        (about 140 here at ``tol=1e-4``); iterations cost little, and a fit that converges
         stops at ``tol`` whatever the budget.
     warm_start : bool, default=False
         Start from the previous solution when the shapes agree, else from zeros.
@@ -298,9 +301,10 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
 
     @dask_aware
     def predict_log_proba(self, X):
-        """Log of the class probabilities, computed in log space.
+        """Log of the class probabilities, computed in log space, in float64.
 
-        Stays finite where ``np.log(predict_proba(X))`` would give ``-inf``.
+        Stays finite where ``np.log(predict_proba(X))`` would give ``-inf``. Float64 for
+        float32 models too, so that rows of ``predict_proba`` sum to 1 within 1e-15.
 
         Parameters
         ----------
@@ -312,7 +316,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return self._log_proba(self.decision_function(X))
+        # float64 whatever X's dtype: rows of probabilities sum to 1 within 1e-15.
+        return self._log_proba(self.decision_function(X).astype(np.float64))
 
     @staticmethod
     def _log_proba(Z):
