@@ -107,6 +107,11 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+            if sp.issparse(X) and not X.has_canonical_format:
+                # Unsorted indices or duplicate entries: scipy would put them in order in
+                # place, inside the caller's arrays. Work on a canonical copy instead.
+                X = X.copy()
+                X.sum_duplicates()
         problem = self._encode_targets(y, sample_weight)
         init = None
         if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (

@@ -21,15 +21,18 @@ which is the objective of DESIGN.md divided by ``C * S`` (as scikit-learn does, 
   pass over X.
 """
 
+import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 from . import _lockstep
-from ._loss import Workspace, chunk_loss_grad
+from ._loss import Workspace, aligned_copy, chunk_loss_grad
 
 # Rows per block: about this many logits per block (a few hundred kB to a few MB).
 _BLOCK_ELEMENTS = 1 << 18
@@ -44,14 +47,49 @@ _BATCH_WORK = 1 << 20
 _FTOL_NOISE = 1.0
 
 _controller = None
+_blas_lock = threading.Lock()
+_blas_state = {"users": 0, "limiter": None}
 
 
+@contextlib.contextmanager
 def _blas_single_threaded():
-    """Context in which BLAS runs on one thread (the driver makes its own threads)."""
+    """Context in which BLAS runs on one thread (the driver makes its own threads).
+
+    Fits may overlap in threads of one process: the first to enter sets the limit and
+    the last to leave restores what was there before, whatever the order they end in.
+    """
     global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    with _blas_lock:
+        if _controller is None:
+            _controller = ThreadpoolController()
+        if _blas_state["users"] == 0:
+            _take_blas_control()
+            _blas_state["limiter"] = _controller.limit(limits=1, user_api="blas")
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                _take_blas_control()
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
+
+
+def _take_blas_control():
+    """Let this thread set OpenBLAS's thread count.
+
+    threadpoolctl lets only one Python thread at a time change a shared OpenBLAS pool
+    (the first to do so, while it lives) and ignores the others. The fit that restores
+    the count may not be the one that limited it: it must take control first.
+    """
+    clear = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:  # recent threadpoolctl; before it, any thread could set
+        try:
+            clear(force=True)
+        except TypeError:  # a version without ``force``
+            clear()
 
 
 def _n_cpus():
@@ -84,7 +122,8 @@ class BlockEvaluator:
     def __init__(self, X, T, s, n_outputs, n_threads=None):
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.T, self.s = T, s
+        # Copies at a fixed alignment (see Workspace.get): the same fit, the same sums.
+        self.T, self.s = aligned_copy(T), aligned_copy(s)
         n_samples = self.n_samples
         rows = max(256, _BLOCK_ELEMENTS // max(n_outputs, 1))
         if n_threads is None:
@@ -302,7 +341,9 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     width = len(groups[0])
     batch_width = width * min(len(groups), _lockstep.MAX_BATCH)
     evaluator = _evaluator(X, T, s, batch_width)
-    n_features, dtype = evaluator.n_features, evaluator.dtype
+    n_features = evaluator.n_features
+    # The arithmetic's dtype: X's, then float64 to finish a float32 fit (see below).
+    arithmetic = {"dtype": evaluator.dtype}
     if _PRECONDITION:
         # Moments weighted like the objective, so that weighted data and repeated rows
         # get the same preconditioner (and so the same iterates).
@@ -326,8 +367,8 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             np.concatenate([t[1] for t in theta]) if fit_intercept else None,
         )
         loss, gW, gb = evaluator(
-            W.astype(dtype),
-            None if b is None else b.astype(dtype),
+            W.astype(arithmetic["dtype"]),
+            None if b is None else b.astype(arithmetic["dtype"]),
             None if len(rows) == problem.n_outputs else rows,
             link,
         )
@@ -375,8 +416,8 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
     # only known to about eps32 / sqrt(n_samples) (rounding of the logits, independent
     # across rows), and line searches below that level burn evaluations on noise.
     ftol = 64 * np.finfo(np.float64).eps
-    if dtype != np.float64:
-        ftol = max(ftol, _FTOL_NOISE * np.finfo(dtype).eps / np.sqrt(evaluator.n_samples))
+    if evaluator.dtype != np.float64:
+        ftol = max(ftol, _FTOL_NOISE * np.finfo(evaluator.dtype).eps / np.sqrt(evaluator.n_samples))
     # The gradient test is ours (``converged``, checked at every evaluation, the start
     # included), so L-BFGS-B's own test is off.
     options = {"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": ftol}
@@ -391,6 +432,30 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             batched=batched,
             converged=lambda g, grad: stopping_norm(grad) <= tol,
         )
+        unfinished = [g for g, r in enumerate(results) if r.status != 99]
+        if evaluator.dtype != np.float64 and unfinished:
+            # float32 logits are rounded to ~1e-7 of their size: where the loss is small
+            # against them (well separated classes) that rounding hides the last steps
+            # and the fit stops early. Finish in float64 arithmetic (X's blocks are
+            # converted one at a time), from where float32 stopped.
+            arithmetic["dtype"] = np.float64
+            position = {g: i for i, g in enumerate(unfinished)}
+
+            def evaluate_unfinished(batch):
+                done = evaluate({unfinished[i]: x for i, x in batch.items()})
+                return {position[g]: value for g, value in done.items()}
+
+            finish = _lockstep.lbfgs_lockstep(
+                evaluate_unfinished,
+                [results[g].x for g in unfinished],
+                {**options, "ftol": 64 * np.finfo(np.float64).eps},
+                None if not verbose else (lambda i, r: report(unfinished[i], r)),
+                batched=batched,
+                converged=lambda i, grad: stopping_norm(grad) <= tol,
+            )
+            for g, result in zip(unfinished, finish):
+                result.nit += results[g].nit
+                results[g] = result
 
     coef = np.zeros((problem.n_outputs, n_features))
     intercept = np.zeros(problem.n_outputs)

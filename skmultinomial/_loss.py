@@ -66,6 +66,23 @@ def binary_log_proba(z):
     return np.column_stack([log_expit(-z), log_expit(z)])
 
 
+def aligned_empty(shape, dtype, alignment=64):
+    """``np.empty`` whose data starts at a multiple of ``alignment`` bytes."""
+    dtype = np.dtype(dtype)
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(n_bytes + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start : start + n_bytes].view(dtype).reshape(shape)
+
+
+def aligned_copy(a, alignment=64):
+    """A C-contiguous copy of ``a`` at a multiple of ``alignment`` bytes."""
+    a = np.asarray(a)
+    out = aligned_empty(a.shape, a.dtype, alignment)
+    out[...] = a
+    return out
+
+
 class Workspace:
     """Temporaries of :func:`chunk_loss_grad`, kept from one block to the next.
 
@@ -80,12 +97,17 @@ class Workspace:
         self._buffers = {}
 
     def get(self, name, shape, dtype):
-        """A C-contiguous array of this shape and dtype; contents undefined."""
+        """A C-contiguous, 64-byte aligned array of this shape and dtype; contents undefined.
+
+        The alignment is fixed because BLAS and NumPy pick their kernels (and so the
+        order of their roundings) by it: fits that run side by side, with buffers at
+        different addresses, then still give identical results.
+        """
         size = int(np.prod(shape))
         key = (name, np.dtype(dtype))
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size:
-            buffer = self._buffers[key] = np.empty(size, dtype=dtype)
+            buffer = self._buffers[key] = aligned_empty(size, dtype)
         return buffer[:size].reshape(shape)
 
     def arange(self, n):
@@ -258,7 +280,7 @@ def chunk_loss_grad(W, b, X, T, s, link, work=None):
     """
     work = Workspace() if work is None else work
     # Logits with the outputs along the first axis: (n_outputs, n_rows), in a buffer.
-    Zt = work.get("logits", (W.shape[0], X.shape[0]), X.dtype)
+    Zt = work.get("logits", (W.shape[0], X.shape[0]), np.result_type(W.dtype, X.dtype))
     if sp.issparse(X):
         Zt[...] = (X @ W.T).T
     else:
@@ -266,6 +288,9 @@ def chunk_loss_grad(W, b, X, T, s, link, work=None):
     if b is not None:
         Zt += b[:, None]
     loss = link.loss_dlogits(Zt, T.T, None if s is None else s.T, work)
-    grad_W = np.asarray(Zt @ X)
+    if sp.issparse(X):
+        grad_W = np.asarray(Zt @ X)
+    else:
+        grad_W = np.matmul(Zt, X, out=work.get("grad_W", (W.shape[0], X.shape[1]), Zt.dtype))
     grad_b = None if b is None else Zt.sum(axis=1)
     return loss, grad_W, grad_b

@@ -190,6 +190,20 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         s = sample_weight
         if y.ndim == 2:
             Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+            try:
+                Y = Y.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    "SigmoidMultiLabelClassifier needs 2-D targets of numbers in [0, 1] (a "
+                    f"0/1 indicator matrix, or per-label probabilities); Y holds {Y.dtype} "
+                    f"entries such as {Y.flat[0]!r}. Encode label sets with "
+                    "sklearn.preprocessing.MultiLabelBinarizer."
+                ) from exc
+            if not np.isfinite(Y).all():
+                row, col = np.argwhere(~np.isfinite(Y))[0]
+                raise ValueError(
+                    f"Input Y contains NaN, infinity or None, first at Y[{row}, {col}]."
+                )
             outside = (Y < 0) | (Y > 1)
             if outside.any():
                 row, col = np.argwhere(outside)[0]

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._driver import BlockEvaluator, _n_cpus, _safe_scale
+from ._loss import aligned_copy
 
 __all__ = ["DaskEvaluator", "dask_aware", "is_dask_collection"]
 
@@ -134,18 +135,8 @@ def _chunk_evaluator(X_chunk, T, s, n_outputs, index):
     # BLAS and NumPy pick their kernels (and so the order of their roundings) by layout
     # and alignment: C-contiguous copies at one alignment make every fit of the same data
     # add the same numbers in the same way, so that two fits give identical coefficients.
-    X_chunk, T, s = (_aligned(a) for a in (X_chunk, T, s))
+    X_chunk = aligned_copy(X_chunk)
     return BlockEvaluator(X_chunk, T, s, n_outputs, n_threads=1)
-
-
-def _aligned(a, alignment=64):
-    """A C-contiguous copy of ``a`` whose data starts at a multiple of ``alignment``."""
-    a = np.asarray(a)
-    buffer = np.empty(a.nbytes + alignment, dtype=np.uint8)
-    start = -buffer.ctypes.data % alignment
-    out = buffer[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 def _evaluate_chunks(evaluators, W, b, rows, link):
