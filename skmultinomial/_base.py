@@ -23,8 +23,85 @@ from ._driver import solve
 from ._inference import separated, summary_table
 from .distributed import dask_aware, is_dask_collection
 
+try:  # scikit-learn >= 1.9: callbacks (experimental), e.g. sklearn.callback.ProgressBar
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # older scikit-learn: the estimators work, without callbacks
 
-class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
+    class CallbackSupportMixin:
+        pass
+
+
+class _CallbackBridge:
+    """scikit-learn's fit callbacks, fed by the driver's iterations.
+
+    The fit is the root task. A softmax (one L-BFGS problem) has one subtask per
+    iteration, as ``LogisticRegression``'s lbfgs, begun and ended around each
+    iteration with the coefficients then (``reconstruction_attributes``). A
+    multi-label fit has one subtask per label, reported as each label's fit is done
+    (the labels run side by side in threads).
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, problem):
+        self.estimator, self.X, self.y = estimator, X, y
+        self.metadata = {"sample_weight": sample_weight}
+        self.n_groups = len(problem.groups)
+        self.iteration_ctx = None
+        self.ctx = None
+        if not hasattr(estimator, "_init_callback_context"):
+            return
+        self.ctx = estimator._init_callback_context(
+            max_subtasks=estimator.max_iter + 1 if self.n_groups == 1 else self.n_groups
+        )
+        self._call(self.ctx.call_on_fit_task_begin)
+        if self.n_groups == 1:
+            self.iteration_ctx = self._begin_iteration(None)
+
+    def _call(self, hook, **attributes):
+        hook(estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata, **attributes)
+
+    def _attributes(self, W, b):
+        dtype = self.X.dtype
+        return (
+            {
+                "reconstruction_attributes": {
+                    "coef_": np.asarray(W, dtype=dtype),
+                    "intercept_": np.asarray(b, dtype=dtype),
+                }
+            }
+            if W is not None
+            else {}
+        )
+
+    def _begin_iteration(self, parameters):
+        ctx = self.ctx.subcontext(task_name="lbfgs-iter")
+        self._call(ctx.call_on_fit_task_begin, **self._attributes(*(parameters or (None,) * 2)))
+        return ctx
+
+    def iteration(self, group, objective, W, b):
+        """After an iteration: end its subtask and begin the next one's."""
+        if self.iteration_ctx is None:
+            return
+        W, b = self.estimator._canonical_for_callbacks(W, b)
+        self._call(self.iteration_ctx.call_on_fit_task_end, **self._attributes(W, b))
+        self.iteration_ctx = self._begin_iteration((W, b))
+
+    def end(self, coef, intercept):
+        if self.ctx is None:
+            return
+        if self.iteration_ctx is not None:  # the iteration that did not run
+            self.iteration_ctx.call_on_fit_task_end(estimator=self.estimator)
+        elif self.n_groups > 1:
+            for label in range(self.n_groups):  # subtask ids follow the labels' order
+                ctx = self.ctx.subcontext(task_name="label")
+                self._call(ctx.call_on_fit_task_begin)
+                rows = slice(label, label + 1)
+                self._call(
+                    ctx.call_on_fit_task_end, **self._attributes(coef[rows], intercept[rows])
+                )
+        self._call(self.ctx.call_on_fit_task_end, reconstruction_attributes={})
+
+
+class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
     """Base of the linear classifiers fitted by penalised maximum likelihood.
 
     Subclasses say how targets are encoded (``_encode_targets``, returning a
@@ -119,6 +196,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             X.shape[1],
         ):
             init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        bridge = _CallbackBridge(self, X, y, sample_weight, problem)
         coef, intercept, results = solve(
             X,
             problem,
@@ -129,8 +207,13 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             init=init,
             label=type(self).__name__,
+            on_iteration=bridge.iteration,
         )
         n_iter = np.array([r.nit for r in results], dtype=np.int32)
+        curves = [list(r.curve) for r in results]
+        self.loss_curve_ = (
+            curves[0] if len(curves) == 1 and problem.link.name == "softmax" else curves
+        )
         failed = [(name, r) for name, r in zip(problem.names, results) if not r.converged]
         if failed:
             self._warn_not_converged(failed, len(results))
@@ -150,6 +233,7 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
             )
         else:
             self.cov_params_ = self._covariance(X, problem)
+        bridge.end(coef, intercept)
         return self
 
     def summary(self, alpha=0.05):
@@ -193,6 +277,12 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
 
     def _full_covariance(self):
         return self.cov_params_
+
+    def _canonical_for_callbacks(self, W, b):
+        """The coefficients of an intermediate iterate as ``coef_`` and ``intercept_``."""
+        if W.shape[0] > 1:  # softmax: the zero-sum representative, as after fit
+            W, b = W - W.mean(axis=0), b - b.mean()
+        return W, (np.zeros(W.shape[0]) if b is None else b)
 
     def _logits(self, X):
         """``X @ coef_.T + intercept_`` in float64 for validated X (1-D for one logit)."""
@@ -349,6 +439,9 @@ class _LinearNLLClassifier(LinearClassifierMixin, BaseEstimator):
 
     def _n_iter_attribute(self, n_iter):
         return n_iter
+
+    def _loss_curve_attribute(self, curves):
+        return curves
 
     def _check_target_kind(self, y, y_shape):
         """Hook: reject target kinds the estimator does not model, before validation."""

@@ -24,6 +24,7 @@ which is the objective of DESIGN.md divided by ``C * S`` (as scikit-learn does, 
 import contextlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -317,8 +318,25 @@ class Problem:
         )
 
 
-def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, label=""):
+def solve(
+    X,
+    problem,
+    *,
+    C,
+    fit_intercept,
+    tol,
+    max_iter,
+    verbose=0,
+    init=None,
+    label="",
+    on_iteration=None,
+):
     """Fit every group of ``problem`` by L-BFGS; return coef, intercept and the results.
+
+    ``on_iteration(group, objective, W, b)``, if given, is called after every L-BFGS
+    iteration of a group with its parameters then. Each result carries ``curve``: the
+    objective (divided by ``C * S``) at the start, after each iteration, and where the
+    fit stopped.
 
     Returns
     -------
@@ -386,6 +404,8 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             grad = np.concatenate([gW_g.ravel(), [] if gb_g is None else gb_g])
             last_grad[g] = grad
             out[g] = (f, grad)
+            if not curves[g]:
+                curves[g].append(f)  # the first evaluation of a group is its start
             if np.isfinite(f) and (g not in best or f < best[g][0]):
                 best[g] = (f, batch[g].copy())
         return out
@@ -394,16 +414,22 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
         """Largest entry of the gradient in theta (the preconditioned parameters)."""
         return float(np.max(np.abs(grad), initial=0.0))
 
-    def report(g, result):
-        # L-BFGS evaluates the accepted point last, so last_grad[g] is its gradient.
-        report.count[g] = report.count.get(g, 0) + 1
-        print(
-            f"[{label}]{problem.names[g]} iter {report.count[g]:4d}  objective "
-            f"{result.fun:.10g}  max|grad| {stopping_norm(last_grad[g]):.3g}",
-            flush=True,
-        )
+    curves = {g: [] for g in range(len(groups))}
+    started = time.perf_counter()
 
-    report.count = {}
+    def report(g, result):
+        curves[g].append(float(result.fun))
+        if verbose:
+            # L-BFGS evaluates the accepted point last, so last_grad[g] is its gradient.
+            print(
+                f"[{label}]{problem.names[g]} iter {len(curves[g]) - 1:4d}  objective "
+                f"{result.fun:.10g}  max|grad| {stopping_norm(last_grad[g]):.3g}  "
+                f"{time.perf_counter() - started:.3f} s",
+                flush=True,
+            )
+        if on_iteration is not None:
+            on_iteration(g, float(result.fun), *precond.to_model(*unpack(result.x)))
+
     x0s = []
     for g in groups:
         if init is None:
@@ -428,7 +454,7 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             evaluate,
             x0s,
             options,
-            report if verbose else None,
+            report,
             batched=batched,
             converged=lambda g, grad: stopping_norm(grad) <= tol,
         )
@@ -449,7 +475,7 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
                 evaluate_unfinished,
                 [results[g].x for g in unfinished],
                 {**options, "ftol": 64 * np.finfo(np.float64).eps},
-                None if not verbose else (lambda i, r: report(unfinished[i], r)),
+                lambda i, r: report(unfinished[i], r),
                 batched=batched,
                 converged=lambda i, grad: stopping_norm(grad) <= tol,
             )
@@ -473,6 +499,9 @@ def solve(X, problem, *, C, fit_intercept, tol, max_iter, verbose=0, init=None, 
             index in last_grad and stopping_norm(last_grad[index]) <= tol
         )
         result.nit = min(result.nit, max_iter)
+        result.curve = curves[index]
+        if result.curve and result.curve[-1] != result.fun:
+            result.curve.append(float(result.fun))  # stopped inside an iteration
     return coef, intercept, results
 
 

@@ -113,6 +113,9 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : ndarray of shape (n_labels,)
         Number of L-BFGS iterations run for each label.
+    loss_curve_ : list of list of float
+        For each label, its objective (divided by ``C * sum_i s_il``) at the start, after
+        each iteration, and where its fit stopped.
     cov_params_ : ndarray of shape (n_labels, n_terms, n_terms)
         With ``cov_type``: the covariance of each label's (features..., intercept).
     n_features_in_ : int

@@ -111,6 +111,11 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : int
         Number of L-BFGS iterations run.
+    loss_curve_ : list of float
+        The objective L-BFGS minimises (the objective above divided by
+        ``C * sum_i s_i``: the weighted mean cross-entropy plus the scaled penalty) at
+        the start, after each iteration, and where the fit stopped, as
+        ``MLPClassifier.loss_curve_``.
     cov_params_ : ndarray of shape ((n_classes - 1) * n_terms, (n_classes - 1) * n_terms)
         With ``cov_type``: the covariance of the coefficients of each class other than
         the reference class minus the reference class's, class by class, each as
@@ -298,6 +303,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
 
     def _n_iter_attribute(self, n_iter):
         return int(n_iter[0])
+
+    def _loss_curve_attribute(self, curves):
+        return curves[0]
 
     @dask_aware
     def predict_log_proba(self, X):

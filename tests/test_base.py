@@ -158,3 +158,34 @@ def test_a_single_class_is_rejected(Estimator, wine):
     X, _ = wine
     with pytest.raises(ValueError, match="at least 2 classes.*only one class: 'a'"):
         Estimator().fit(X, np.full(X.shape[0], "a"))
+
+
+def test_loss_curve_starts_at_log_k_decreases_and_ends_at_the_fitted_objective(wine):
+    X, y = wine
+    C = 0.5
+    clf = SoftmaxRegressionClassifier(C=C, **TIGHT).fit(X, y)
+    curve = np.asarray(clf.loss_curve_)
+    np.testing.assert_allclose(curve[0], np.log(3), rtol=1e-12)  # zeros: uniform classes
+    assert np.all(np.diff(curve) <= 1e-15)  # L-BFGS only accepts decreasing steps
+    assert len(curve) >= clf.n_iter_ + 1
+    # the last value is the objective divided by C * n, computed here independently
+    nll = -clf.predict_log_proba(X)[np.arange(y.size), y].sum()
+    expected = (C * nll + 0.5 * np.sum(clf.coef_**2)) / (C * y.size)
+    np.testing.assert_allclose(curve[-1], expected, rtol=1e-10)
+
+
+def test_sigmoid_loss_curve_has_one_curve_per_label(wine):
+    X, y = wine
+    Y = np.eye(3, dtype=int)[y]
+    clf = SigmoidMultiLabelClassifier().fit(X, Y)
+    assert len(clf.loss_curve_) == 3
+    for curve, n_iter in zip(clf.loss_curve_, clf.n_iter_):
+        np.testing.assert_allclose(curve[0], np.log(2), rtol=1e-12)
+        assert len(curve) >= n_iter + 1 and curve[-1] < curve[0]
+
+
+def test_verbose_line_has_iteration_objective_gradient_and_time(wine, capsys):
+    X, y = wine
+    SoftmaxRegressionClassifier(verbose=1).fit(X, y)
+    line = [ln for ln in capsys.readouterr().out.splitlines() if " iter " in ln][0]
+    assert re.search(r"iter +1 +objective \S+ +max\|grad\| \S+ +\d+\.\d+ s$", line), line
