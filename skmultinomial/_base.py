@@ -210,9 +210,8 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
             on_iteration=bridge.iteration,
         )
         n_iter = np.array([r.nit for r in results], dtype=np.int32)
-        curves = [list(r.curve) for r in results]
-        self.loss_curve_ = (
-            curves[0] if len(curves) == 1 and problem.link.name == "softmax" else curves
+        self.loss_curve_ = self._loss_curve_attribute(
+            [[float(v) for v in r.curve] for r in results]
         )
         failed = [(name, r) for name, r in zip(problem.names, results) if not r.converged]
         if failed:

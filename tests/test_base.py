@@ -174,6 +174,13 @@ def test_loss_curve_starts_at_log_k_decreases_and_ends_at_the_fitted_objective(w
     np.testing.assert_allclose(curve[-1], expected, rtol=1e-10)
 
 
+def test_binary_softmax_loss_curve_is_one_curve(cancer):
+    X, y = cancer
+    clf = SoftmaxRegressionClassifier().fit(X, y)
+    assert np.ndim(clf.loss_curve_) == 1
+    np.testing.assert_allclose(clf.loss_curve_[0], np.log(2), rtol=1e-12)
+
+
 def test_sigmoid_loss_curve_has_one_curve_per_label(wine):
     X, y = wine
     Y = np.eye(3, dtype=int)[y]
