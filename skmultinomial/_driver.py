@@ -37,6 +37,8 @@ from ._loss import Workspace, aligned_copy, chunk_loss_grad
 
 # Rows per block: about this many logits per block (a few hundred kB to a few MB).
 _BLOCK_ELEMENTS = 1 << 18
+# ...and at least this many rows.
+_MIN_BLOCK_ROWS = 256
 # Below this many multiply-adds per product, threads cost more than they save.
 _THREADED_WORK = 1 << 22
 # Separate problems (sigmoid labels) are batched into shared passes over X when X has at
@@ -126,7 +128,7 @@ class BlockEvaluator:
         # Copies at a fixed alignment (see Workspace.get): the same fit, the same sums.
         self.T, self.s = aligned_copy(T), aligned_copy(s)
         n_samples = self.n_samples
-        rows = max(256, _BLOCK_ELEMENTS // max(n_outputs, 1))
+        rows = max(_MIN_BLOCK_ROWS, _BLOCK_ELEMENTS // max(n_outputs, 1))
         if n_threads is None:
             work = n_samples * self.n_features * n_outputs
             n_threads = 1

@@ -291,6 +291,9 @@ def chunk_loss_grad(W, b, X, T, s, link, work=None):
     if sp.issparse(X):
         grad_W = np.asarray(Zt @ X)
     else:
-        grad_W = np.matmul(Zt, X, out=work.get("grad_W", (W.shape[0], X.shape[1]), Zt.dtype))
+        # into an aligned buffer (the same roundings every time), returned as a copy:
+        # the caller keeps it while the next block reuses the buffer
+        out = work.get("grad_W", (W.shape[0], X.shape[1]), Zt.dtype)
+        grad_W = np.matmul(Zt, X, out=out).copy()
     grad_b = None if b is None else Zt.sum(axis=1)
     return loss, grad_W, grad_b

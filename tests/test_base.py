@@ -61,6 +61,7 @@ def test_blocked_evaluation_equals_one_block(Estimator, wine, monkeypatch):
     X, y = wine
     one_block = Estimator(**TIGHT).fit(X, y)
     monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 7 * 3)  # 7 rows a block, last one short
+    monkeypatch.setattr(driver, "_MIN_BLOCK_ROWS", 1)
     blocked = Estimator(**TIGHT).fit(X, y)
     np.testing.assert_allclose(blocked.coef_, one_block.coef_, rtol=1e-9, atol=1e-10)
 
@@ -196,3 +197,26 @@ def test_verbose_line_has_iteration_objective_gradient_and_time(wine, capsys):
     SoftmaxRegressionClassifier(verbose=1).fit(X, y)
     line = [ln for ln in capsys.readouterr().out.splitlines() if " iter " in ln][0]
     assert re.search(r"iter +1 +objective \S+ +max\|grad\| \S+ +\d+\.\d+ s$", line), line
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_block_sums_equal_one_evaluation_over_all_rows(wine, monkeypatch, n_threads, fmt):
+    import scipy.sparse as sp
+
+    from skmultinomial._loss import SOFTMAX, chunk_loss_grad
+
+    X, y = wine
+    X = sp.csr_matrix(X) if fmt == "csr" else X
+    rng = np.random.default_rng(0)
+    W, b, s = rng.normal(size=(3, X.shape[1])), rng.normal(size=3), rng.random(y.size)
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 3 * 10)
+    monkeypatch.setattr(driver, "_MIN_BLOCK_ROWS", 1)
+    with driver.BlockEvaluator(X, y, s, 3, n_threads=n_threads) as evaluator:
+        assert len(evaluator.blocks) == 18
+        blocked = evaluator(W, b, None, SOFTMAX)
+        again = evaluator(W, b, None, SOFTMAX)  # reused buffers leave no trace
+    whole = chunk_loss_grad(W, b, X, y, s, SOFTMAX)
+    for part, reference, repeat in zip(blocked, whole, again):
+        np.testing.assert_allclose(part, reference, rtol=1e-12)
+        np.testing.assert_array_equal(part, repeat)
