@@ -19,86 +19,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._callbacks import CallbackSupportMixin, _CallbackBridge
 from ._driver import solve
 from ._inference import separated, summary_table
 from .distributed import dask_aware, is_dask_collection
-
-try:  # scikit-learn >= 1.9: callbacks (experimental), e.g. sklearn.callback.ProgressBar
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # older scikit-learn: the estimators work, without callbacks
-
-    class CallbackSupportMixin:
-        pass
-
-
-class _CallbackBridge:
-    """scikit-learn's fit callbacks, fed by the driver's iterations.
-
-    The fit is the root task. A softmax (one L-BFGS problem) has one subtask per
-    iteration, as ``LogisticRegression``'s lbfgs, begun and ended around each
-    iteration with the coefficients then (``reconstruction_attributes``). A
-    multi-label fit has one subtask per label, reported as each label's fit is done
-    (the labels run side by side in threads).
-    """
-
-    def __init__(self, estimator, X, y, sample_weight, problem):
-        self.estimator, self.X, self.y = estimator, X, y
-        self.metadata = {"sample_weight": sample_weight}
-        self.n_groups = len(problem.groups)
-        self.iteration_ctx = None
-        self.ctx = None
-        if not hasattr(estimator, "_init_callback_context"):
-            return
-        self.ctx = estimator._init_callback_context(
-            max_subtasks=estimator.max_iter + 1 if self.n_groups == 1 else self.n_groups
-        )
-        self._call(self.ctx.call_on_fit_task_begin)
-        if self.n_groups == 1:
-            self.iteration_ctx = self._begin_iteration(None)
-
-    def _call(self, hook, **attributes):
-        hook(estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata, **attributes)
-
-    def _attributes(self, W, b):
-        dtype = self.X.dtype
-        return (
-            {
-                "reconstruction_attributes": {
-                    "coef_": np.asarray(W, dtype=dtype),
-                    "intercept_": np.asarray(b, dtype=dtype),
-                }
-            }
-            if W is not None
-            else {}
-        )
-
-    def _begin_iteration(self, parameters):
-        ctx = self.ctx.subcontext(task_name="lbfgs-iter")
-        self._call(ctx.call_on_fit_task_begin, **self._attributes(*(parameters or (None,) * 2)))
-        return ctx
-
-    def iteration(self, group, objective, W, b):
-        """After an iteration: end its subtask and begin the next one's."""
-        if self.iteration_ctx is None:
-            return
-        W, b = self.estimator._canonical_for_callbacks(W, b)
-        self._call(self.iteration_ctx.call_on_fit_task_end, **self._attributes(W, b))
-        self.iteration_ctx = self._begin_iteration((W, b))
-
-    def end(self, coef, intercept):
-        if self.ctx is None:
-            return
-        if self.iteration_ctx is not None:  # the iteration that did not run
-            self.iteration_ctx.call_on_fit_task_end(estimator=self.estimator)
-        elif self.n_groups > 1:
-            for label in range(self.n_groups):  # subtask ids follow the labels' order
-                ctx = self.ctx.subcontext(task_name="label")
-                self._call(ctx.call_on_fit_task_begin)
-                rows = slice(label, label + 1)
-                self._call(
-                    ctx.call_on_fit_task_end, **self._attributes(coef[rows], intercept[rows])
-                )
-        self._call(self.ctx.call_on_fit_task_end, reconstruction_attributes={})
 
 
 class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
@@ -279,9 +203,10 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
 
     def _canonical_for_callbacks(self, W, b):
         """The coefficients of an intermediate iterate as ``coef_`` and ``intercept_``."""
+        b = np.zeros(W.shape[0]) if b is None else b
         if W.shape[0] > 1:  # softmax: the zero-sum representative, as after fit
             W, b = W - W.mean(axis=0), b - b.mean()
-        return W, (np.zeros(W.shape[0]) if b is None else b)
+        return W, b
 
     def _logits(self, X):
         """``X @ coef_.T + intercept_`` in float64 for validated X (1-D for one logit)."""

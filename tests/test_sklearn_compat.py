@@ -107,7 +107,8 @@ def test_multilabel_pandas_targets(digits):
     np.testing.assert_array_equal(clf.classes_, [0, 1])
 
 
-def test_callbacks_see_every_iteration_with_its_coefficients():
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_callbacks_see_every_iteration_with_its_coefficients(fit_intercept):
     callback_module = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
     X, y = load_digits(return_X_y=True)
     X, y = X[:400] / 16, y[:400]
@@ -133,7 +134,8 @@ def test_callbacks_see_every_iteration_with_its_coefficients():
 
     assert isinstance(Recorder(), callback_module.FitCallback)
     recorder = Recorder()
-    clf = SoftmaxRegressionClassifier().set_callbacks(recorder).fit(X, y)
+    clf = SoftmaxRegressionClassifier(fit_intercept=fit_intercept)
+    clf.set_callbacks(recorder).fit(X, y)
     assert recorder.begun.count("lbfgs-iter") == clf.n_iter_ + 1  # + the one that never ran
     assert recorder.ended.count("fit") == 1
     # the iterates approach the fitted coefficients (the fit may stop inside the next
