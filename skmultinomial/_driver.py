@@ -475,7 +475,10 @@ def solve(
 
             finish = _lockstep.lbfgs_lockstep(
                 evaluate_unfinished,
-                [results[g].x for g in unfinished],
+                [
+                    results[g].x if np.all(np.isfinite(results[g].x)) else best[g][1]
+                    for g in unfinished
+                ],
                 {**options, "ftol": 64 * np.finfo(np.float64).eps},
                 lambda i, r: report(unfinished[i], r),
                 batched=batched,
