@@ -201,6 +201,11 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
     def _full_covariance(self):
         return self.cov_params_
 
+    def _terms(self):
+        """float64 ``[coef_, intercept_]`` per output: the terms of the covariance."""
+        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
+        return full if self.fit_intercept else full[:, :-1]
+
     def _canonical_for_callbacks(self, W, b):
         """The coefficients of an intermediate iterate as ``coef_`` and ``intercept_``."""
         b = np.zeros(W.shape[0]) if b is None else b

@@ -416,6 +416,9 @@ def solve(
         """Largest entry of the gradient in theta (the preconditioned parameters)."""
         return float(np.max(np.abs(grad), initial=0.0))
 
+    def converged(_, grad):
+        return stopping_norm(grad) <= tol
+
     curves = {g: [] for g in range(len(groups))}
     started = time.perf_counter()
 
@@ -458,7 +461,7 @@ def solve(
             options,
             report,
             batched=batched,
-            converged=lambda g, grad: stopping_norm(grad) <= tol,
+            converged=converged,
         )
         unfinished = [g for g, r in enumerate(results) if r.status != 99]
         if evaluator.dtype != np.float64 and unfinished:
@@ -482,7 +485,7 @@ def solve(
                 {**options, "ftol": 64 * np.finfo(np.float64).eps},
                 lambda i, r: report(unfinished[i], r),
                 batched=batched,
-                converged=lambda i, grad: stopping_norm(grad) <= tol,
+                converged=converged,
             )
             for g, result in zip(unfinished, finish):
                 result.nit += results[g].nit

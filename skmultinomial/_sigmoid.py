@@ -351,9 +351,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         return block_diag(*self.cov_params_)
 
     def _inference_coefficients(self):
-        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
-        if not self.fit_intercept:
-            full = full[:, :-1]
+        full = self._terms()
         outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_
         return full, outputs, "label"
 

@@ -287,9 +287,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     def _inference_coefficients(self):
         """Coefficients of each class minus the reference class's (features, intercept)."""
         reference = self._reference_index()
-        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
-        if not self.fit_intercept:
-            full = full[:, :-1]
+        full = self._terms()
         if self.classes_.size == 2:
             # the single logit is classes_[1] against classes_[0]
             full = np.vstack([-full[0], full[0]]) / 2

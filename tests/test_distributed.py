@@ -15,16 +15,21 @@ from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifi
 TIGHT = {"tol": 1e-10, "max_iter": 2000}
 
 
+def local_cluster(n_workers):
+    """A cluster of single-threaded worker processes, on 127.0.0.1 only."""
+    return distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+
+
 @pytest.fixture(scope="session")
 def client():
     with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
+        local_cluster(2) as cluster,
         distributed.Client(cluster) as client,
     ):
         yield client
@@ -136,13 +141,7 @@ def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
     X, y, _, _ = data
     monkeypatch.setattr(skd, "NO_WORKER_TIMEOUT", 3.0)
     with (
-        distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
+        local_cluster(1) as cluster,
         distributed.Client(cluster) as lonely,
     ):
         evaluate, calls = skd.DaskEvaluator.__call__, []
