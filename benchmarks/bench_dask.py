@@ -4,9 +4,9 @@ Run by hand: ``python benchmarks/bench_dask.py [--quick]`` (needs the ``[dask]``
 Dense 2M x 50 float32, 10 classes (``--quick``: 200k rows). One loss + gradient
 evaluation as the fit runs it:
 
-- in memory: ``_driver.BlockEvaluator`` on this process's copy of X (row blocks on two
+- in memory: ``_rows.InMemoryRows`` on this process's copy of X (row blocks on two
   threads, BLAS on one thread, as in ``fit``);
-- distributed: ``distributed.DaskEvaluator`` on a ``LocalCluster`` of 2 worker processes
+- distributed: ``distributed.DaskRows`` on a ``LocalCluster`` of 2 worker processes
   with 1 thread each, on 127.0.0.1: one task per chunk, parameters sent with the tasks,
   partial sums added on the client in chunk order.
 
@@ -20,9 +20,10 @@ import time
 
 import numpy as np
 
-import skmultinomial._driver as driver
 from skmultinomial import SoftmaxRegressionClassifier
 from skmultinomial._loss import SOFTMAX
+from skmultinomial._rows import InMemoryRows
+from skmultinomial._tuning import blas_single_threaded
 
 
 def best(function, repeats=7):
@@ -46,7 +47,7 @@ def main():
     import dask.array as da
     import distributed
 
-    from skmultinomial.distributed import DaskEvaluator
+    from skmultinomial.distributed import DaskRows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k rows instead of 2M")
@@ -87,15 +88,15 @@ def main():
         for n_chunks in (2, 4, 8, 16, 32):
             Xd = made.rechunk((n // n_chunks, p)).persist()
             with (
-                driver._blas_single_threaded(),
-                driver.BlockEvaluator(X, y, s, k) as memory,
-                DaskEvaluator(Xd, y, s, k) as remote,
+                blas_single_threaded(),
+                InMemoryRows(X, y, s, k) as memory,
+                DaskRows(Xd, y, s, k) as remote,
             ):
                 # rounds alternating in memory and distributed, best of 5 each
                 pairs = [
                     (
-                        best(lambda: memory(W, b, None, SOFTMAX), 5),
-                        best(lambda remote=remote: remote(W, b, None, SOFTMAX), 5),
+                        best(lambda: memory.loss_grad(W, b, None, SOFTMAX), 5),
+                        best(lambda remote=remote: remote.loss_grad(W, b, None, SOFTMAX), 5),
                     )
                     for _ in range(3)
                 ]

@@ -13,9 +13,9 @@ questions, one table each:
                 Dense 100k x 100, 10 classes, float64 and float32: best-of time of
                 ``skmultinomial._loss.chunk_loss_grad`` on the whole X, over the "floor"
                 ``X @ W.T`` plus ``G.T @ X`` (G of shape (n, K)), at the default BLAS threads
-                and at 1 thread (target: <= 1.2x). The "driver" column times one
-                evaluation as the fit runs it: ``skmultinomial._driver.BlockEvaluator``
-                (all row blocks, on the driver's threads), with BLAS on one thread as
+                and at 1 thread (target: <= 1.2x). The "row source" column times one
+                evaluation as the fit runs it: ``skmultinomial._rows.InMemoryRows``
+                (all row blocks, on the fit's threads), with BLAS on one thread as
                 during ``fit``.
     iterations  How many L-BFGS iterations does tol=1e-8 take on unscaled real data?
                 breast cancer, wine, raw digits, iris (shipped with scikit-learn), C=1,
@@ -163,21 +163,22 @@ def case_memory(args):
 
 
 @contextlib.contextmanager
-def _driver_evaluation(X, y, W, b, s):
+def _fit_evaluation(X, y, W, b, s):
     """Yield ``(label, evaluate)``: one evaluation as the fit runs it.
 
-    ``_driver.BlockEvaluator`` (``chunk_loss_grad`` over all blocks and threads, no
-    penalty) inside the driver's own BLAS limit (one BLAS thread; the driver's threads
-    do the parallel work), as during ``fit``.
+    ``_rows.InMemoryRows`` (``chunk_loss_grad`` over all blocks and threads, no
+    penalty) inside the fit's own BLAS limit (one BLAS thread; the fit's threads do the
+    parallel work), as during ``fit``.
     """
-    from skmultinomial._driver import BlockEvaluator, _blas_single_threaded
     from skmultinomial._loss import SOFTMAX
+    from skmultinomial._rows import InMemoryRows
+    from skmultinomial._tuning import blas_single_threaded
 
-    with _blas_single_threaded(), BlockEvaluator(X, y, s, W.shape[0]) as evaluator:
+    with blas_single_threaded(), InMemoryRows(X, y, s, W.shape[0]) as rows:
         yield (
-            "driver-level evaluation: skmultinomial._driver.BlockEvaluator (all blocks and "
-            f"{evaluator.n_threads} threads, BLAS on 1 thread as in fit, no penalty)",
-            functools.partial(evaluator, W, b, None, SOFTMAX),
+            "row-source evaluation: skmultinomial._rows.InMemoryRows (all blocks and "
+            f"{rows.n_threads} threads, BLAS on 1 thread as in fit, no penalty)",
+            functools.partial(rows.loss_grad, W, b, None, SOFTMAX),
         )
 
 
@@ -213,13 +214,13 @@ def case_per_eval(args):
                 f"{1e3 * t_ours:.2f}",
                 f"{t_ours / t_floor:.2f}",
             ]
-            driver = "-"
+            in_fit = "-"
             if threads == "default":
-                with _driver_evaluation(X, y, W, b, s) as (label, evaluate):
+                with _fit_evaluation(X, y, W, b, s) as (label, evaluate):
                     messages.append(label)
-                    t_driver = _bench.best_time(evaluate, repeats)
-                    driver = f"{1e3 * t_driver:.2f} ({t_driver / t_floor:.2f}x)"
-            rows.append([*row, driver])
+                    t_fit = _bench.best_time(evaluate, repeats)
+                    in_fit = f"{1e3 * t_fit:.2f} ({t_fit / t_floor:.2f}x)"
+            rows.append([*row, in_fit])
     print(
         f"-- one loss+gradient evaluation, dense {n} x {p}, {k} classes, best of {repeats}; "
         "target <= 1.2x the two products --"
@@ -231,7 +232,7 @@ def case_per_eval(args):
             "X@W.T + G.T@X (ms)",
             "chunk_loss_grad, all X (ms)",
             "ratio",
-            "driver (ms, x floor)",
+            "row source (ms, x floor)",
         ],
         rows,
     )

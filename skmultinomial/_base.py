@@ -1,12 +1,15 @@
-"""The estimator base shared by both classifiers: parameters, validation, class weights.
+"""The estimator base shared by both classifiers: parameters, validation, the fit.
 
 ``fit`` validates the data, lets the subclass encode the targets into a
-:class:`~skmultinomial._driver.Problem`, and hands it to the L-BFGS driver
-(``_driver.solve``), which minimises, for each separately fitted group of outputs::
-
-    C * sum_i s_i * loss_i(W, b)  +  1/2 * ||W||_F^2            (b is not penalised)
+:class:`~skmultinomial._objective.Problem`, builds the row source of X (in memory, or a
+Dask array's chunks) and the :class:`~skmultinomial._objective.Objective` (whose
+docstring states the formula), and hands it to the
+:class:`~skmultinomial._solver.LBFGSSolver`. Subclasses only say how targets are encoded
+and how predictions and statistics are read off the logits, through the hooks declared
+at the end of :class:`_LinearNLLClassifier`.
 """
 
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -17,20 +20,29 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from . import _tuning
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
-from ._driver import solve
-from ._inference import separated, summary_table
-from .distributed import dask_aware, is_dask_collection
+from ._inference import InferenceMixin, separated
+from ._objective import Objective
+from ._rows import InMemoryRows
+from ._solver import LBFGSSolver
+from .distributed import DaskRows, dask_aware, is_dask_collection
 
 
-class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEstimator):
+class _LinearNLLClassifier(
+    InferenceMixin, CallbackSupportMixin, LinearClassifierMixin, BaseEstimator
+):
     """Base of the linear classifiers fitted by penalised maximum likelihood.
 
-    Subclasses say how targets are encoded (``_encode_targets``, returning a
-    ``Problem``) and how predictions are read off the logits; ``fit`` here does the rest.
+    The objective is that of ``_objective.Objective``. Subclasses implement
+    ``_encode_targets`` and the prediction methods; the other hooks have defaults.
     """
+
+    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int and ``loss_curve_`` a
+    #: list (else an array and a list per group).
+    _single_problem = False
 
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0, None, closed="right")],
@@ -90,29 +102,7 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
         self : object
             The fitted estimator.
         """
-        if is_dask_collection(X):
-            from .distributed import validate_fit_data
-
-            X, y, sample_weight = validate_fit_data(self, X, y, sample_weight)
-        else:
-            y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
-            self._check_target_kind(y, y_shape)
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                accept_sparse=["csr", "csc"],
-                dtype=[np.float64, np.float32],
-                multi_output=len(y_shape) == 2 and y_shape[1] > 1,
-            )
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-            if sp.issparse(X) and not X.has_canonical_format:
-                # Unsorted indices or duplicate entries: scipy would put them in order in
-                # place, inside the caller's arrays. Work on a canonical copy instead.
-                X = X.copy()
-                X.sum_duplicates()
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         problem = self._encode_targets(y, sample_weight)
         init = None
         if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (
@@ -121,31 +111,29 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
         ):
             init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
-        coef, intercept, results = solve(
-            X,
-            problem,
-            C=self.C,
-            fit_intercept=self.fit_intercept,
+        solver = LBFGSSolver(
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
-            init=init,
             label=type(self).__name__,
-            on_iteration=bridge.iteration,
+            on_iteration=bridge.on_iteration,
         )
-        n_iter = np.array([r.nit for r in results], dtype=np.int32)
-        self.loss_curve_ = self._loss_curve_attribute(
-            [[float(v) for v in r.curve] for r in results]
-        )
-        failed = [(name, r) for name, r in zip(problem.names, results) if not r.converged]
+        with _row_source(X, problem) as rows:
+            objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
+            results = solver.solve(objective, init)
+        coef = np.vstack([r.coef for r in results])
+        intercept = np.concatenate([r.intercept for r in results])
+        n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
+        curves = [[float(v) for v in r.curve] for r in results]
+        self.loss_curve_ = curves[0] if self._single_problem else curves
+        self.n_iter_ = int(n_iter[0]) if self._single_problem else n_iter
+        failed = [(g, r) for g, r in enumerate(results) if not r.converged]
         if failed:
-            self._warn_not_converged(failed, len(results))
+            self._warn_not_converged(problem, failed)
         elif np.isinf(self.C) and not is_dask_collection(X):
-            self.coef_, self.intercept_ = coef, intercept  # for the check's predictions
-            self._warn_if_separated(X, problem)
+            self._warn_if_separated(X, problem, coef, intercept)
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
-        self.n_iter_ = self._n_iter_attribute(n_iter)
         if self.cov_type is None:
             if hasattr(self, "cov_params_"):
                 del self.cov_params_
@@ -155,91 +143,62 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
                 "memory: fit a Dask collection with cov_type=None."
             )
         else:
-            self.cov_params_ = self._covariance(X, problem)
+            self.cov_params_ = self._covariance(X, problem, coef, intercept)
         bridge.end(coef, intercept)
         return self
 
-    def summary(self, alpha=0.05):
-        """Coefficients with standard errors, z, p-values and confidence intervals.
+    def _validate_fit_data(self, X, y, sample_weight):
+        """``validate_data`` and the sample weights, for in-memory or Dask X."""
+        if is_dask_collection(X):
+            from .distributed import validate_fit_data
 
-        Needs ``cov_type`` set when fitting (the covariance is computed from the
-        training data, see ``cov_params_``). Sample weights count as frequency weights.
-        For penalised fits (finite ``C``) the standard errors are those of the
-        penalised estimator (sandwich ``A^-1 H A^-1``) and the intervals are centred on
-        coefficients shrunk towards zero: they are not the intervals of the unpenalised
-        maximum-likelihood estimate. Intervals and p-values use the normal
-        distribution, as statsmodels' ``Logit`` and ``MNLogit`` do.
+            return validate_fit_data(self, X, y, sample_weight)
+        y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
+        self._check_targets(y, y_shape)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            multi_output=len(y_shape) == 2 and y_shape[1] > 1,
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        if sp.issparse(X) and not X.has_canonical_format:
+            # Unsorted indices or duplicate entries: scipy would put them in order in
+            # place, inside the caller's arrays. Work on a canonical copy instead.
+            X = X.copy()
+            X.sum_duplicates()
+        return X, y, sample_weight
 
-        Parameters
-        ----------
-        alpha : float, default=0.05
-            The intervals cover ``1 - alpha``.
+    def _logits(self, X, coef, intercept):
+        """``X @ coef.T + intercept`` in float64 for validated X, shape (n_samples, n_outputs)."""
+        return np.asarray(X @ coef.T.astype(np.float64)) + intercept
 
-        Returns
-        -------
-        table : pandas.DataFrame
-            Indexed by (class or label, term), terms the feature names (or ``x0``,
-            ``x1``, ...) then ``"intercept"``; columns ``coef``, ``std_err``, ``z``,
-            ``p_value``, ``ci_lower``, ``ci_upper``.
-        """
-        check_is_fitted(self)
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must lie in (0, 1), got {alpha}.")
-        if not hasattr(self, "cov_params_"):
-            raise ValueError(
-                f"summary() needs the covariance of the coefficients, computed at fit time "
-                f"from the training data: set {type(self).__name__}(cov_type='nonrobust') "
-                "(or 'robust') and fit again."
-            )
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{j}" for j in range(self.n_features_in_)]
-        terms = [*map(str, names), *(["intercept"] if self.fit_intercept else [])]
-        coef, outputs, output_name = self._inference_coefficients()
-        return summary_table(coef, self._full_covariance(), outputs, terms, alpha, output_name)
-
-    def _full_covariance(self):
-        return self.cov_params_
-
-    def _terms(self):
-        """float64 ``[coef_, intercept_]`` per output: the terms of the covariance."""
-        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
-        return full if self.fit_intercept else full[:, :-1]
-
-    def _canonical_for_callbacks(self, W, b):
-        """The coefficients of an intermediate iterate as ``coef_`` and ``intercept_``."""
-        b = np.zeros(W.shape[0]) if b is None else b
-        if W.shape[0] > 1:  # softmax: the zero-sum representative, as after fit
-            W, b = W - W.mean(axis=0), b - b.mean()
-        return W, b
-
-    def _logits(self, X):
-        """``X @ coef_.T + intercept_`` in float64 for validated X (1-D for one logit)."""
-        Z = np.asarray(X @ self.coef_.T.astype(np.float64)) + self.intercept_
-        return Z[:, 0] if Z.shape[1] == 1 else Z
-
-    def _warn_if_separated(self, X, problem):
+    def _warn_if_separated(self, X, problem, coef, intercept):
         """Unpenalised fits of separable data have no optimum: say so, once."""
-        names = [
-            where for where, Q, T, s in self._fitted_distributions(X, problem) if separated(Q, T, s)
+        groups = [
+            g
+            for g, Q, T, s, *_ in self._inference_groups(X, problem, coef, intercept)
+            if separated(Q, T, s)
         ]
-        if names:
-            where = (
-                "" if names == [""] else " for" + ",".join(n.replace(" for", "", 1) for n in names)
-            )
-            warnings.warn(
+        if groups:
+            names = [problem.group_name(g) for g in groups]
+            where = "" if names == [None] else " for " + ", ".join(names)
+            _warn(
                 f"The training data are perfectly separated{where}: without a penalty "
                 "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
                 "coefficients are wherever L-BFGS stopped (they grow without bound with "
                 "a tighter tol). Use a finite C.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
 
-    def _warn_not_converged(self, failed, n_problems):
-        """One ConvergenceWarning for all the problems (labels) that did not converge."""
-        name, result = failed[0]
-        if result.nit >= self.max_iter:
+    def _warn_not_converged(self, problem, failed):
+        """One ConvergenceWarning for all the groups (labels) that did not converge."""
+        g, result = failed[0]
+        if result.stop == "max_iter":
             advice = (
                 f"Increase max_iter (now {self.max_iter}). Fits that need many iterations "
                 "are usually weakly penalised fits of (nearly) separable data, where the "
@@ -251,16 +210,17 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
                 f"the limit of floating-point precision before reaching tol={self.tol:g}. "
                 "A larger tol avoids this."
             )
-        where = name
+        name = problem.group_name(g)
+        where = "" if name is None else f" for {name}"
         if len(failed) > 1:
-            shown = ", ".join(n.replace(" for ", "", 1) for n, _ in failed[:5])
+            shown = ", ".join(problem.group_name(g) for g, _ in failed[:5])
             more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-            where = f" for {len(failed)} of {n_problems} labels ({shown}{more})"
-        warnings.warn(
-            f"L-BFGS did not converge{where} after {result.nit} iteration(s) "
-            f"(status={result.status}: {result.message}). {advice}",
+            plural = {"label": "labels", "class": "classes"}[problem.group_kind]
+            where = f" for {len(failed)} of {len(problem.groups)} {plural} ({shown}{more})"
+        _warn(
+            f"L-BFGS did not converge{where} after {result.n_iter} iteration(s) "
+            f"({result.message}). {advice}",
             ConvergenceWarning,
-            stacklevel=3,
         )
 
     def _encode_classes(self, y):
@@ -311,7 +271,11 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
 
     @dask_aware
     def predict(self, X):
-        """Predicted class of each sample (of a Dask array: a lazy Dask array).
+        """The most probable class of each sample (of a Dask array: a lazy Dask array).
+
+        Taken from the numbers of :meth:`predict_proba` (ties go to the first class), so
+        that ``predict(X) == classes_[argmax(predict_proba(X))]`` holds exactly, also
+        where two logits differ in their last bit.
 
         Parameters
         ----------
@@ -322,7 +286,8 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return super().predict(X)
+        proba = self.predict_proba(X)  # first: it checks that the model is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
     @dask_aware
     def predict_proba(self, X):
@@ -363,22 +328,45 @@ class _LinearNLLClassifier(CallbackSupportMixin, LinearClassifierMixin, BaseEsti
         """
         return super().score(X, self._hard_targets(y), sample_weight=sample_weight)
 
+    # --- hooks of the subclasses ----------------------------------------------------
+
+    def _check_targets(self, y, y_shape):
+        """Reject target kinds the estimator does not model, before validation."""
+
+    def _encode_targets(self, y, sample_weight):
+        """Set ``classes_`` (and the like) from validated y; return the ``Problem``."""
+        raise NotImplementedError
+
     def _hard_targets(self, y):
+        """The labels that :meth:`score` compares ``predict`` with (soft targets made hard)."""
         return y
 
-    def _n_iter_attribute(self, n_iter):
-        return n_iter
 
-    def _loss_curve_attribute(self, curves):
-        return curves
+def _warn(message, category):
+    """``warnings.warn`` pointing at the caller's line: the first frame outside this
+    package and scikit-learn's fit wrapper, wherever the warning is raised from."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and _is_internal(frame.f_globals.get("__name__", "")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
-    def _check_target_kind(self, y, y_shape):
-        """Hook: reject target kinds the estimator does not model, before validation."""
 
-    def _smoothed(self, T, n_values):
-        """Targets with ``label_smoothing`` applied: ``(1 - eps) T + eps / n_values``."""
-        eps = self.label_smoothing
-        return T if eps == 0 else (1 - eps) * T + eps / n_values
+def _is_internal(module):
+    return (
+        module == "skmultinomial"
+        or module.startswith("skmultinomial.")
+        or module
+        in (
+            "sklearn.base",  # the _fit_context wrapper around fit
+        )
+    )
+
+
+def _row_source(X, problem):
+    """Where the objective's sums over rows are computed: in memory, or on Dask workers."""
+    width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
+    Rows = DaskRows if is_dask_collection(X) else InMemoryRows
+    return Rows(X, problem.T, problem.sample_weight, width)
 
 
 def _balanced(counts):

@@ -1,4 +1,4 @@
-"""scikit-learn's (experimental, >= 1.9) fit callbacks, fed by the driver's iterations."""
+"""scikit-learn's (experimental, >= 1.9) fit callbacks, fed by the solver's iterations."""
 
 import numpy as np
 
@@ -13,7 +13,7 @@ except ImportError:  # older scikit-learn: the estimators work, without callback
 
 
 class _CallbackBridge:
-    """scikit-learn's fit callbacks, fed by the driver's iterations.
+    """scikit-learn's fit callbacks, fed by the solver's iterations.
 
     The fit is the root task. A softmax (one L-BFGS problem) has one subtask per
     iteration, as ``LogisticRegression``'s lbfgs, begun and ended around each
@@ -60,11 +60,13 @@ class _CallbackBridge:
         self._call(ctx.call_on_fit_task_begin, **self._attributes(*(parameters or (None,) * 2)))
         return ctx
 
+    @property
+    def on_iteration(self):
+        """What the solver calls after each iteration, or None when nothing listens."""
+        return None if self.iteration_ctx is None else self.iteration
+
     def iteration(self, group, objective, W, b):
         """After an iteration: end its subtask and begin the next one's."""
-        if self.iteration_ctx is None:
-            return
-        W, b = self.estimator._canonical_for_callbacks(W, b)
         self._call(self.iteration_ctx.call_on_fit_task_end, **self._attributes(W, b))
         self.iteration_ctx = self._begin_iteration((W, b))
 

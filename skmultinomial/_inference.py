@@ -9,9 +9,10 @@ and the score is ``(q - t) x``. With ``X~ = [X, 1]`` (intercept last)::
     H_ab = sum_i s_i (delta_ab q_ia - q_ia q_ib) x~_i x~_i^T       (the observed information)
     B_ab = sum_i s_i g_ia g_ib x~_i x~_i^T,   g = q - t            (the outer product of scores)
 
-The objective of the fit, in units of the log-likelihood, is ``NLL + ||W||^2 / (2 C)``,
-whose Hessian is ``A = H + P / C`` (P the penalty's Hessian, zero for intercepts). The
-covariance of the coefficients is
+The objective of the fit (``_objective.py``), in units of the log-likelihood, is
+``NLL + ||W||^2 / (2 C)``, whose Hessian is ``A = H + P / C`` with ``P`` the Hessian of
+``_objective.L2Penalty`` over the free parameters (zero for intercepts). The covariance
+of the coefficients is
 
     unpenalised, "nonrobust":   A^-1                 (the inverse observed Fisher information)
     penalised,   "nonrobust":   A^-1 H A^-1           (the sandwich of the penalised estimator)
@@ -24,8 +25,106 @@ covariance as for the fit.
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import norm
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["check_not_separated", "coefficient_covariance", "separated", "summary_table"]
+from ._objective import L2Penalty
+
+__all__ = ["InferenceMixin", "coefficient_covariance", "separated", "summary_table"]
+
+
+class InferenceMixin:
+    """``summary()`` and ``cov_params_`` for the estimators (see the module docstring).
+
+    The estimator provides the hooks ``_inference_groups`` (the fitted and target
+    distributions of each group) and ``_inference_coefficients`` (what the table shows).
+    """
+
+    def summary(self, alpha=0.05):
+        """Coefficients with standard errors, z, p-values and confidence intervals.
+
+        Needs ``cov_type`` set when fitting (the covariance is computed from the
+        training data, see ``cov_params_``). Sample weights count as frequency weights.
+        For penalised fits (finite ``C``) the standard errors are those of the
+        penalised estimator (sandwich ``A^-1 H A^-1``) and the intervals are centred on
+        coefficients shrunk towards zero: they are not the intervals of the unpenalised
+        maximum-likelihood estimate. Intervals and p-values use the normal
+        distribution, as statsmodels' ``Logit`` and ``MNLogit`` do.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The intervals cover ``1 - alpha``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed by (class or label, term), terms the feature names (or ``x0``,
+            ``x1``, ...) then ``"intercept"``; columns ``coef``, ``std_err``, ``z``,
+            ``p_value``, ``ci_lower``, ``ci_upper``.
+        """
+        check_is_fitted(self)
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha}.")
+        if not hasattr(self, "cov_params_"):
+            raise ValueError(
+                f"summary() needs the covariance of the coefficients, computed at fit time "
+                f"from the training data: set {type(self).__name__}(cov_type='nonrobust') "
+                "(or 'robust') and fit again."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        terms = [*map(str, names), *(["intercept"] if self.fit_intercept else [])]
+        coef, cov, outputs, output_name = self._inference_coefficients()
+        return summary_table(coef, cov, outputs, terms, alpha, output_name)
+
+    def _terms(self):
+        """float64 ``[coef_, intercept_]`` per output: the terms of the covariance."""
+        full = np.column_stack([self.coef_, self.intercept_]).astype(np.float64)
+        return full if self.fit_intercept else full[:, :-1]
+
+    def _covariance(self, X, problem, coef, intercept):
+        """``cov_params_``: one covariance per group of the fit (``_inference.py``)."""
+        blocks = []
+        for g, Q, T, s, free, output_map in self._inference_groups(X, problem, coef, intercept):
+            if np.isinf(self.C) and separated(Q, T, s):
+                name = problem.group_name(g)
+                raise ValueError(
+                    f"The {'classes' if name is None else 'samples of ' + name} are perfectly "
+                    "separated by the features (the fit classifies every training sample "
+                    "correctly), so the maximum-likelihood estimate does not exist and has "
+                    "no standard errors. Fit with a finite C for penalised (sandwich) "
+                    "standard errors."
+                )
+            penalty = L2Penalty.hessian(output_map, X.shape[1], self.fit_intercept)
+            blocks.append(
+                coefficient_covariance(
+                    X,
+                    Q[:, free],
+                    (Q - T)[:, free],
+                    s,
+                    penalty,
+                    self.C,
+                    self.fit_intercept,
+                    self.cov_type,
+                )
+            )
+        return blocks[0] if self._single_problem else np.stack(blocks)
+
+    def _inference_groups(self, X, problem, coef, intercept):
+        """Per group of the fit, ``(g, Q, T, s, free, output_map)`` at ``(coef, intercept)``.
+
+        ``Q`` and ``T`` (n_samples, n_values) are the fitted and target distributions of
+        the group's values (classes, or a label's absence and presence), ``s`` the
+        weights of the rows; ``free`` the values whose parameters ``summary`` reports and
+        ``output_map`` the map from those parameters to the group's logits (see
+        ``L2Penalty.hessian``).
+        """
+        raise NotImplementedError
+
+    def _inference_coefficients(self):
+        """``(coef, cov, outputs, output_name)`` of the summary table."""
+        raise NotImplementedError
 
 
 def _gram(X, w, fit_intercept, rows=4096):
@@ -73,8 +172,8 @@ def coefficient_covariance(X, Q, G, s, penalty, C, fit_intercept, cov_type):
         Fitted probabilities minus targets, ``q - t``, of the free outputs.
     s : ndarray of shape (n_samples,)
         Frequency weights of the samples (with class weights, if any).
-    penalty : ndarray of shape (m, m)
-        The penalty's Hessian over the outputs, for each feature (intercepts are free).
+    penalty : ndarray of shape (m * n_terms, m * n_terms)
+        The penalty's Hessian over the free parameters (``L2Penalty.hessian``).
     C : float
         Inverse penalty strength; ``np.inf`` for none.
     fit_intercept : bool
@@ -92,12 +191,7 @@ def coefficient_covariance(X, Q, G, s, penalty, C, fit_intercept, cov_type):
         fit_intercept,
         [[s * ((a == b) * Q[:, a] - Q[:, a] * Q[:, b]) for b in range(m)] for a in range(m)],
     )
-    A = H
-    if not np.isinf(C):
-        per_output = np.ones(X.shape[1] + int(fit_intercept))
-        if fit_intercept:
-            per_output[-1] = 0.0
-        A = H + np.kron(penalty, np.diag(per_output)) / C
+    A = H if np.isinf(C) else H + penalty / C
     A_inv = _checked_inverse(A, X, s, fit_intercept, np.isinf(C))
     if cov_type == "robust":
         middle = _blocks(
@@ -122,17 +216,6 @@ def separated(Q, T, s):
     hard = np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)
     used = s > 0
     return bool(hard and np.array_equal(Q[used].argmax(axis=1), T[used].argmax(axis=1)))
-
-
-def check_not_separated(Q, T, s, what="classes"):
-    """Raise a ValueError if ``separated(Q, T, s)``: no standard errors exist."""
-    if separated(Q, T, s):
-        raise ValueError(
-            f"The {what} are perfectly separated by the features (the fit classifies "
-            "every training sample correctly), so the maximum-likelihood estimate does not "
-            "exist and has no standard errors. Fit with a finite C for penalised "
-            "(sandwich) standard errors."
-        )
 
 
 def _checked_inverse(A, X, s, fit_intercept, unpenalised):

@@ -1,113 +1,60 @@
-"""Independent L-BFGS problems run side by side, their evaluations batched.
+"""Independent iterative problems run side by side, their evaluations batched.
 
 The labels of the sigmoid model are independent problems over the same X. Fitted one
 after the other, each evaluation reads all of X for one label (matrix-vector products,
 bound by memory bandwidth); fitted as one joint problem, every label pays for the
-iterations of the hardest. Here each problem keeps its own scipy L-BFGS (its own
-iterations, line searches and stopping), each in a thread, and the driver batches the
-evaluations that the running problems ask for into one call: one pass over X with
-matrix-matrix products for all of them. A problem that converges leaves the batch and
-the next one waiting takes its place.
+iterations of the hardest. Here each problem keeps its own iterations (the solver runs
+its own L-BFGS in a thread per problem), and the evaluations that the running problems
+ask for are batched into one call: one pass over X with matrix-matrix products for all
+of them. A problem that finishes leaves the batch and the next one waiting takes its
+place.
 
 The threads only wait on each other: the batched evaluation runs in the thread that
-completes the batch, and the order of every problem's evaluations is its own, so the
-result of each problem does not depend on the others.
+completes the batch, and every batch holds all running problems, so the order of every
+problem's evaluations is its own and its result does not depend on the others. Nothing
+here knows what an evaluation computes.
 """
 
 import threading
 
-from scipy.optimize import OptimizeResult, minimize
-
-# At most this many problems run (and are batched) at once.
-MAX_BATCH = 64
+__all__ = ["run_batched"]
 
 
-class _Converged(Exception):
-    """Raised by a problem's objective at a point that passes its convergence test."""
-
-    def __init__(self, x, f):
-        super().__init__()
-        self.x, self.f = x, f
-
-
-def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True, converged=None):
-    """Minimise independent objectives with one L-BFGS each, evaluations batched.
+def run_batched(problems, solve, evaluate_batch, max_batch):
+    """Run ``solve(problem, evaluate_one)`` for every problem, evaluations batched.
 
     Parameters
     ----------
-    evaluate : callable
-        ``evaluate({index: x}) -> {index: (f, grad)}`` for any subset of the problems.
-    x0s : list of ndarray
-        Starting points, one per problem.
-    options : dict
-        Options of ``scipy.optimize.minimize(method="L-BFGS-B")``.
-    callback : callable or None
-        ``callback(index, intermediate_result)`` after each iteration of a problem.
-    batched : bool
-        False runs the problems one after the other in this thread, each evaluation
-        alone: for small data, where handing evaluations between threads costs more
-        than one pass over X per problem.
-    converged : callable or None
-        ``converged(index, grad)``: True stops that problem at the point just evaluated
-        (``status`` 99). Checked at every evaluation, the start included, so that no
-        step is computed from a gradient that is already nearly zero (L-BFGS would
-        divide underflowing numbers there).
+    problems : list of hashable
+        The problems, started in this order; at most ``max_batch`` run at once.
+    solve : callable
+        ``solve(problem, evaluate_one)``: runs one problem to its end, calling
+        ``evaluate_one(x)`` for each evaluation it needs (from the thread it runs in).
+    evaluate_batch : callable
+        ``evaluate_batch({problem: x}) -> {problem: value}``, for any set of the running
+        problems.
+    max_batch : int
 
     Returns
     -------
-    results : list of OptimizeResult, in the order of ``x0s``.
+    results : list
+        ``solve``'s return values, in the order of ``problems``. An exception in any
+        problem (or a KeyboardInterrupt here) stops every problem and is raised.
     """
-    n_problems = len(x0s)
-
-    def solve(index, evaluate_one):
-        n_iter = [0]
-
-        def objective(x):
-            f, grad = evaluate_one(x)
-            if converged is not None and converged(index, grad):
-                raise _Converged(x.copy(), f)
-            return f, grad
-
-        def after_iteration(intermediate_result):
-            n_iter[0] += 1
-            if callback is not None:
-                callback(index, intermediate_result)
-
-        try:
-            return minimize(
-                objective,
-                x0s[index],
-                method="L-BFGS-B",
-                jac=True,
-                options=options,
-                callback=after_iteration,
-            )
-        except _Converged as stop:
-            return OptimizeResult(
-                x=stop.x,
-                fun=stop.f,
-                nit=n_iter[0],
-                status=99,
-                success=True,
-                message="the gradient test passed",
-            )
-
-    if n_problems == 1 or not batched:
-        return [solve(i, lambda x, i=i: evaluate({i: x})[i]) for i in range(n_problems)]
-
-    batch = _Lockstep(evaluate, min(n_problems, MAX_BATCH))
-    results = [None] * n_problems
-    queue = iter(range(n_problems))
+    problems = list(problems)
+    batch = _Batch(evaluate_batch, min(len(problems), max_batch))
+    results = [None] * len(problems)
+    queue = iter(enumerate(problems))
     queue_lock = threading.Lock()
 
     def worker():
         try:
             while True:
                 with queue_lock:
-                    index = next(queue, None)
+                    index, problem = next(queue, (None, None))
                 if index is None:
                     return
-                results[index] = solve(index, lambda x, i=index: batch.evaluate(i, x))
+                results[index] = solve(problem, lambda x, p=problem: batch.evaluate(p, x))
         except BaseException as exc:  # noqa: B036 - handed to the main thread below
             batch.fail(exc)
         finally:
@@ -127,7 +74,7 @@ def lbfgs_lockstep(evaluate, x0s, options, callback=None, batched=True, converge
     return results
 
 
-class _Lockstep:
+class _Batch:
     """Collects one evaluation request from every running problem, then runs them at once."""
 
     def __init__(self, evaluate, running):
@@ -138,17 +85,17 @@ class _Lockstep:
         self.error = None
         self.cond = threading.Condition()
 
-    def evaluate(self, index, x):
+    def evaluate(self, problem, x):
         with self.cond:
             if self.error is not None:
                 raise RuntimeError("another problem of this fit failed")
-            self.pending[index] = x
+            self.pending[problem] = x
             self._run_if_complete()
-            while index not in self.done and self.error is None:
+            while problem not in self.done and self.error is None:
                 self.cond.wait()
             if self.error is not None:
                 raise RuntimeError("another problem of this fit failed")
-            return self.done.pop(index)
+            return self.done.pop(problem)
 
     def leave(self):
         with self.cond:

@@ -1,9 +1,9 @@
 """Negative log-likelihood of linear softmax and sigmoid models over a block of rows.
 
 This module is the single place where the package's loss and gradient are written.
-It knows nothing of estimators, penalties or optimisers: the fitting driver
-(``_base.py``) sums :func:`chunk_loss_grad` over row blocks, adds the penalty and
-scales the result.
+It knows nothing of estimators, penalties or optimisers: a row source (``_rows.py``)
+sums :func:`chunk_loss_grad` over row blocks, and the objective (``_objective.py``)
+adds the penalty and scales the result.
 
 Conventions (shapes are the contract)::
 
@@ -22,7 +22,9 @@ Conventions (shapes are the contract)::
 
 In both cases the derivative of loss_i with respect to the logits is ``q_i - t_i``.
 Inside, the logits are laid out (n_outputs, n_rows): one contiguous row per output, so
-that the softmax's reductions over classes run vectorised over the samples.
+that the softmax's reductions over classes run vectorised over the samples; 2-D
+targets and weights are read through their transpose, fastest when they are stored
+column-major (``aligned_column_major``).
 """
 
 import numpy as np
@@ -81,6 +83,24 @@ def aligned_copy(a, alignment=64):
     out = aligned_empty(a.shape, a.dtype, alignment)
     out[...] = a
     return out
+
+
+def aligned_column_major(a, alignment=64):
+    """1-D ``a``, or 2-D ``a`` in column-major order, at a multiple of ``alignment`` bytes.
+
+    ``a`` itself when it already is; else a copy. For 2-D targets of shape (n_rows,
+    n_outputs) this is the layout the loss reads: ``a[lo:hi].T`` has one contiguous
+    row per output.
+    """
+    a = np.asarray(a)
+    aligned = a.ctypes.data % alignment == 0
+    if a.ndim == 1 and aligned and a.flags.c_contiguous:
+        return a
+    if a.ndim == 2 and aligned and a.flags.f_contiguous:
+        return a
+    if a.ndim == 1:
+        return aligned_copy(a, alignment)
+    return aligned_copy(a.T, alignment).T
 
 
 class Workspace:

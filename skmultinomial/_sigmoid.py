@@ -1,19 +1,17 @@
 """SigmoidMultiLabelClassifier: an independent sigmoid per label, any number per sample."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import block_diag
-from scipy.special import expit, log_expit, logit
+from scipy.special import expit, log_expit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _balanced, _LinearNLLClassifier
-from ._driver import Problem
-from ._inference import check_not_separated, coefficient_covariance
+from ._base import _balanced, _LinearNLLClassifier, _warn
 from ._loss import SIGMOID, binary_log_proba, log_softmax
+from ._objective import Problem, fold_term_weights, smooth
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -106,6 +104,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         ``np.arange(n_labels)`` for 2-D ``Y``, the sorted class labels for 1-D ``y``.
     y_type_ : {"multilabel-indicator", "binary", "multiclass"}
         Which kind of target the model was fitted on.
+    sparse_input_ : bool
+        Whether the fitted ``Y`` was a sparse matrix (``predict`` then returns CSR).
     coef_ : ndarray of shape (n_labels, n_features)
         Weights, one row per sigmoid (one row for 1-D binary labels), in the dtype of
         the training data.
@@ -225,32 +225,33 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 )
             self.y_type_ = "multilabel-indicator"
             self.classes_ = np.arange(Y.shape[1])
-            names = [f" for label {label}" for label in self.classes_]
+            kind = "label"
         else:
             codes = self._encode_classes(y)
-            if isinstance(self.class_weight, dict):
-                s = s * self._class_weights(None)[codes]
             n_classes = self.classes_.size
+            if isinstance(self.class_weight, dict) and n_classes > 2:
+                # one-vs-rest: each sample weighed by its class's weight in every label
+                s = s * self._class_weights(None)[codes]
             if n_classes == 2:
                 self.y_type_ = "binary"
                 Y = codes[:, None] == 1
-                names = [""]
+                kind = None
             else:
                 self.y_type_ = "multiclass"
                 Y = codes[:, None] == np.arange(n_classes)
-                names = [f" for class {label!r}" for label in self.classes_]
+                kind = "class"
+        self._thresholds(Y.shape[1])  # a bad per-label threshold fails at fit, not predict
+        self.sparse_input_ = sp.issparse(y)
         Y = Y.astype(s.dtype)
         w_pos, w_neg = self._label_weights(Y, s)
-        Y = self._smoothed(Y, 2)
+        Y = smooth(Y, self.label_smoothing, 2)
+        labels = list(self.classes_) if kind is not None else [None]
         if np.all(w_pos == 1) and np.all(w_neg == 1):
-            return Problem(np.ascontiguousarray(Y.T), s, SIGMOID, Y.shape[1], names)
-        # Weighting the two terms of a label's cross-entropy is the same as weighting the
-        # entry by w = w_pos t + w_neg (1 - t) and moving its target to w_pos t / w (exact
-        # for soft targets too).
-        pos = w_pos.astype(s.dtype)[:, None] * Y.T
-        w = pos + w_neg.astype(s.dtype)[:, None] * (1 - Y.T)
-        T = np.divide(pos, w, out=np.ascontiguousarray(Y.T), where=w > 0)
-        return Problem(T, w * s, SIGMOID, Y.shape[1], names)
+            return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
+        # A label's (negative, positive) terms weighed: a weight per entry, new targets.
+        weights = np.column_stack([w_neg, w_pos]).astype(s.dtype)
+        T, w = fold_term_weights(np.stack([1 - Y, Y], axis=-1), weights)
+        return Problem(T[..., 1], w * s[:, None], SIGMOID, Y.shape[1], kind, labels)
 
     def _label_weights(self, Y, sample_weight):
         """Weights of the positive and negative term of each label, shapes (n_labels,).
@@ -264,16 +265,19 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         if self.y_type_ == "multilabel-indicator":
             for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
                 state = "none" if n_pos[label] == 0 else "all"
-                warnings.warn(
+                _warn(
                     f"Label {label} is positive in {state} of the training samples: its "
                     "sigmoid is fitted all the same and predicts a probability close to "
                     f"{0 if n_pos[label] == 0 else 1} for every sample.",
                     UserWarning,
-                    stacklevel=5,
                 )
         w_pos, w_neg = np.ones(n_labels), np.ones(n_labels)
         if self.class_weight == "balanced":
             w_neg, w_pos = _balanced([n_neg, n_pos])
+        elif isinstance(self.class_weight, dict) and self.y_type_ == "binary":
+            # the weights of classes_[0] and classes_[1] weigh the two terms, as in the
+            # two-class softmax (smoothed targets keep a share of the other term)
+            w_neg[0], w_pos[0] = self._class_weights(None)
         elif isinstance(self.class_weight, list):
             if self.y_type_ != "multilabel-indicator" or len(self.class_weight) != n_labels:
                 raise ValueError(
@@ -311,49 +315,20 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             raise ValueError(f"{name} must lie in {bounds}, got {value}.")
         return np.broadcast_to(value, (n_labels,))
 
-    def _fitted_distributions(self, X, problem):
-        """(name, Q, T, s) per label: (absent, present) probabilities and targets."""
-        Z = self._logits(X).reshape(X.shape[0], -1)
-        for label, where in enumerate(problem.names):
+    def _inference_groups(self, X, problem, coef, intercept):
+        """Per label: (absent, present) probabilities and targets."""
+        Z = self._logits(X, coef, intercept)
+        s = problem.sample_weight
+        for label in range(Z.shape[1]):
             q = expit(Z[:, label])
-            t = problem.T[label].astype(np.float64)
-            s = problem.sample_weight
-            yield (
-                where,
-                np.column_stack([1 - q, q]),
-                np.column_stack([1 - t, t]),
-                s if s.ndim == 1 else s[label],
-            )
-
-    def _covariance(self, X, problem):
-        """One covariance per label, shape (n_labels, n_terms, n_terms): labels are
-        independent problems, so their coefficients are uncorrelated."""
-        covariances = []
-        for where, Q, T, s in self._fitted_distributions(X, problem):
-            if np.isinf(self.C):
-                check_not_separated(Q, T, s, f"samples{where or ''}")
-            q = Q[:, 1:]
-            covariances.append(
-                coefficient_covariance(
-                    X,
-                    q,
-                    q - T[:, 1:],
-                    s,
-                    np.ones((1, 1)),
-                    self.C,
-                    self.fit_intercept,
-                    self.cov_type,
-                )
-            )
-        return np.stack(covariances)
-
-    def _full_covariance(self):
-        return block_diag(*self.cov_params_)
+            t = problem.T[:, label].astype(np.float64)
+            Q, T = np.column_stack([1 - q, q]), np.column_stack([1 - t, t])
+            yield label, Q, T, s if s.ndim == 1 else s[:, label], [1], np.ones((1, 1))
 
     def _inference_coefficients(self):
-        full = self._terms()
+        """Each label's coefficients; labels are independent problems (uncorrelated)."""
         outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_
-        return full, outputs, "label"
+        return self._terms(), block_diag(*self.cov_params_), outputs, "label"
 
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and not sp.issparse(y):
@@ -362,36 +337,18 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 return (Y > 0.5).astype(int)
         return y
 
-    def _logit_threshold(self):
-        n_labels = self.coef_.shape[0]
-        threshold = self._per_label("threshold", self.threshold, n_labels, 0.0, 1.0, False)
-        return logit(threshold)
-
-    def fit(self, X, y, sample_weight=None):
-        """Fit one sigmoid per label by penalised maximum likelihood with L-BFGS.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. float32 data is fitted in float32 and gives float32 ``coef_``.
-        y : array-like of shape (n_samples, n_labels) or (n_samples,)
-            A 0/1 indicator matrix of labels, or 1-D class labels (see the class
-            docstring).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample; a weight of 2 counts as the row twice.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        super().fit(X, y, sample_weight=sample_weight)
-        self._logit_threshold()  # a bad per-label threshold fails at fit, not at predict
-        return self
+    def _thresholds(self, n_labels=None):
+        """``threshold`` as one value per label, checked."""
+        n_labels = self.coef_.shape[0] if n_labels is None else n_labels
+        return self._per_label("threshold", self.threshold, n_labels, 0.0, 1.0, False)
 
     @dask_aware
     def predict(self, X):
         """Predict labels: the indicator matrix, or class labels for 1-D targets.
+
+        Taken from the numbers of :meth:`predict_proba`: a label is marked when its
+        probability is strictly above its threshold; for 1-D labels of three or more
+        classes, the most probable class (ties go to the first).
 
         Parameters
         ----------
@@ -400,16 +357,17 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
-            0/1 indicator (int) for multi-label models; class labels otherwise.
+        y_pred : {ndarray, sparse matrix} of shape (n_samples, n_labels) or (n_samples,)
+            0/1 indicator (int) for multi-label models, a CSR matrix when the model was
+            fitted on a sparse Y (as ``OneVsRestClassifier``); class labels otherwise.
         """
-        Z = self.decision_function(X)
+        proba = self.predict_proba(X)
         if self.y_type_ == "multiclass":
-            return self.classes_[np.argmax(Z, axis=1)]
-        above = Z > self._logit_threshold()
+            return self.classes_[np.argmax(proba, axis=1)]
         if self.y_type_ == "binary":
-            return self.classes_[above.astype(np.intp)]
-        return above.astype(int)
+            return self.classes_[(proba[:, 1] > self._thresholds()).astype(np.intp)]
+        above = (proba > self._thresholds()).astype(int)
+        return sp.csr_matrix(above) if getattr(self, "sparse_input_", False) else above
 
     @dask_aware
     def predict_log_proba(self, X):

@@ -4,9 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
-from ._driver import Problem
-from ._inference import check_not_separated, coefficient_covariance
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
+from ._objective import Problem, fold_term_weights, smooth
 from .distributed import dask_aware
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -25,7 +24,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     ``t_i`` the target distribution of sample ``i``: one-hot for a label ``y_i`` (the
     sum is then ``cw_{y_i} (logsumexp(z_i) - z_{i, y_i})``), or given. The intercept
     ``b`` is not penalised. For hard labels this is the objective of scikit-learn's
-    ``LogisticRegression(C=C)``, and the fit reaches the same optimum.
+    ``LogisticRegression(C=C)``, and the fit reaches the same optimum. (The objective
+    common to both estimators, and how L-BFGS sees it, is stated once in
+    ``skmultinomial._objective``.)
 
     Targets ``y`` are either 1-D class labels of any type, or a 2-D array of target
     distributions of shape (n_samples, n_classes) (soft targets: probabilistic labels
@@ -145,6 +146,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     np.float64(1.0)
     """
 
+    _single_problem = True
+
     _parameter_constraints: dict = {
         **_LinearNLLClassifier._parameter_constraints,
         "classes": ["array-like", None],
@@ -180,7 +183,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         self.classes = classes
         self.reference_class = reference_class
 
-    def _check_target_kind(self, y, y_shape):
+    def _check_targets(self, y, y_shape):
         if len(y_shape) == 2 and y_shape[1] > 1:
             _check_distributions(y)
 
@@ -206,22 +209,18 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             if class_weight is not None:
                 s = s * class_weight[codes].astype(dtype)
             if n_classes == 2:
-                return Problem(codes.astype(dtype)[None, :], s, SIGMOID, 1, [""])
-            return Problem(codes, s, SOFTMAX, n_classes, [""])
+                return Problem(codes.astype(dtype)[:, None], s, SIGMOID, 1)
+            return Problem(codes, s, SOFTMAX, n_classes)
         if T is None:
             T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
-        T = self._smoothed(T, n_classes)
+        T = smooth(T, self.label_smoothing, n_classes)
         if class_weight is not None:
-            # sum_k cw_k t_ik (-log q_ik) = w_i sum_k t'_ik (-log q_ik) with
-            # w_i = sum_k cw_k t_ik and t'_ik = cw_k t_ik / w_i: a sample weight and a
-            # reweighted distribution (exactly the objective of the replicated data).
-            weighted = T * class_weight.astype(dtype)
-            w = weighted.sum(axis=1)
-            T = np.divide(weighted, w[:, None], out=T.copy(), where=w[:, None] > 0)
+            # each class's term weighed: a weight per sample, reweighted distributions
+            T, w = fold_term_weights(T, class_weight.astype(dtype))
             s = s * w
         if n_classes == 2:
-            return Problem(np.ascontiguousarray(T[:, 1][None, :]), s, SIGMOID, 1, [""])
-        return Problem(np.ascontiguousarray(T.T), s, SOFTMAX, n_classes, [""])
+            return Problem(T[:, 1:], s, SIGMOID, 1)
+        return Problem(T, s, SOFTMAX, n_classes)
 
     def _soft_classes(self, n_columns):
         if n_columns < 2:
@@ -247,42 +246,25 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             )
         return int(matches[0])
 
-    def _fitted_distributions(self, X, problem):
-        """(name, Q, T, s): fitted and target distributions over the classes."""
+    def _inference_groups(self, X, problem, coef, intercept):
         n_classes = self.classes_.size
-        Q = np.exp(self._log_proba(self._logits(X)))
+        Z = self._logits(X, coef, intercept)
+        Q = np.exp(self._log_proba(Z[:, 0] if n_classes == 2 else Z))
         if n_classes == 2:  # one logit for classes_[1]; T holds its targets
-            t = problem.T[0].astype(np.float64)
+            t = problem.T[:, 0].astype(np.float64)
             T = np.column_stack([1 - t, t])
         elif problem.T.ndim == 1:
             T = (problem.T[:, None] == np.arange(n_classes)).astype(np.float64)
         else:
-            T = problem.T.T.astype(np.float64)
-        yield "", Q, T, problem.sample_weight
-
-    def _covariance(self, X, problem):
-        """Covariance of the coefficients of the classes other than the reference class."""
-        ((_, Q, T, s),) = self._fitted_distributions(X, problem)
-        n_classes = self.classes_.size
-        if n_classes == 2:
-            penalty = np.ones((1, 1))  # the single logit's weights are penalised as such
-        else:
-            # ||W||^2 / 2 with W the zero-sum representative of the differences theta:
-            # its Hessian over the K - 1 free classes is I - 1/K.
-            penalty = np.eye(n_classes - 1) - 1.0 / n_classes
-        if np.isinf(self.C):
-            check_not_separated(Q, T, s)
+            T = problem.T.astype(np.float64)
         free = np.delete(np.arange(n_classes), self._reference_index())
-        return coefficient_covariance(
-            X,
-            Q[:, free],
-            (Q - T)[:, free],
-            s,
-            penalty,
-            self.C,
-            self.fit_intercept,
-            self.cov_type,
-        )
+        if n_classes == 2:
+            output_map = np.ones((1, 1))  # the single logit is penalised as such
+        else:
+            # theta_k = w_k - w_ref for the free classes; W is their zero-sum
+            # representative, the rows of theta embedded and centred over the classes
+            output_map = (np.eye(n_classes) - 1.0 / n_classes)[:, free]
+        yield 0, Q, T, problem.sample_weight, free, output_map
 
     def _inference_coefficients(self):
         """Coefficients of each class minus the reference class's (features, intercept)."""
@@ -292,18 +274,12 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             # the single logit is classes_[1] against classes_[0]
             full = np.vstack([-full[0], full[0]]) / 2
         free = np.delete(np.arange(self.classes_.size), reference)
-        return full[free] - full[reference], self.classes_[free], "class"
+        return full[free] - full[reference], self.cov_params_, self.classes_[free], "class"
 
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
             return self.classes_[np.argmax(np.asarray(y), axis=1)]
         return y
-
-    def _n_iter_attribute(self, n_iter):
-        return int(n_iter[0])
-
-    def _loss_curve_attribute(self, curves):
-        return curves[0]
 
     @dask_aware
     def predict_log_proba(self, X):

@@ -1,17 +1,17 @@
 """Fitting on Dask arrays and DataFrames: the chunks of X stay where they are.
 
-``fit(X, y)`` with a Dask collection X runs the same L-BFGS driver as in memory, with
-this module's :class:`DaskEvaluator` as its row source ("one chunk, one sum",
-DESIGN.md):
+``fit(X, y)`` with a Dask collection X runs the same objective and solver as in memory,
+with this module's :class:`DaskRows` as its row source (``_rows.py``: one kernel per
+chunk, the chunk sums added by the source):
 
 - Once, before the first iteration, each row chunk of X is materialised on a worker
   together with the slice of the encoded targets and weights that belongs to it, as an
-  in-memory ``BlockEvaluator`` held by a future (the task that builds it keeps X's
+  in-memory ``InMemoryRows`` held by a future (the task that builds it keeps X's
   lineage and the targets' data, so a chunk lost with a worker is rebuilt from its
   source).
 - Each evaluation sends the parameters along with one small task per worker thread,
   over the futures of the chunks that worker holds; the task returns one sum of
-  ``chunk_loss_grad`` per chunk, and the driver adds them in chunk order: two fits give
+  ``chunk_loss_grad`` per chunk, and the client adds them in chunk order: two fits give
   identical coefficients. (One task per chunk paid the scheduler's latency per chunk:
   53% over the in-memory evaluation at 32 chunks against 30% this way.)
 - The targets are read once on the client to be encoded (one label, or one probability
@@ -34,10 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._driver import BlockEvaluator, _n_cpus, _safe_scale
+from . import _tuning
 from ._loss import aligned_copy
+from ._rows import InMemoryRows, RowSource, add_sums
 
-__all__ = ["DaskEvaluator", "dask_aware", "is_dask_collection"]
+__all__ = ["DaskRows", "dask_aware", "is_dask_collection"]
 
 # An evaluation raises after this many seconds without any worker in the cluster.
 NO_WORKER_TIMEOUT = 60.0
@@ -105,7 +106,7 @@ def validate_fit_data(estimator, X, y, sample_weight):
     X = X.rechunk({1: -1})
     y = y.compute() if is_dask_collection(y) else y
     y_shape = np.shape(np.asarray(y))
-    estimator._check_target_kind(y, y_shape)
+    estimator._check_targets(y, y_shape)
     y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
     if y.ndim == 1 or y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
@@ -127,7 +128,7 @@ def validate_fit_data(estimator, X, y, sample_weight):
     return X, y, sample_weight
 
 
-def _chunk_evaluator(X_chunk, T, s, n_outputs, index):
+def _chunk_rows(X_chunk, T, s, n_outputs, index):
     """Built on a worker: the chunk's rows with their targets, checked once."""
     if not np.isfinite(X_chunk).all():
         raise ValueError(f"Input X contains NaN or infinity (in row chunk {index}).")
@@ -136,27 +137,26 @@ def _chunk_evaluator(X_chunk, T, s, n_outputs, index):
     # and alignment: C-contiguous copies at one alignment make every fit of the same data
     # add the same numbers in the same way, so that two fits give identical coefficients.
     X_chunk = aligned_copy(X_chunk)
-    return BlockEvaluator(X_chunk, T, s, n_outputs, n_threads=1)
+    return InMemoryRows(X_chunk, T, s, n_outputs, n_threads=1)
 
 
-def _evaluate_chunks(evaluators, W, b, rows, link):
+def _evaluate_chunks(sources, W, b, outputs, link):
     """The sums of several chunks of one worker, one entry per chunk."""
-    return [evaluator(W, b, rows, link) for evaluator in evaluators]
+    return [source.loss_grad(W, b, outputs, link) for source in sources]
 
 
-def _chunk_sums(evaluator, weights, scale):
-    return evaluator.weighted_sums(weights, scale)
+def _chunk_sums(source, weights, scale):
+    return source.weighted_sums(weights, scale)
 
 
-def _chunk_max(evaluator):
-    return evaluator.column_max()
+def _chunk_max(source):
+    return source.column_max()
 
 
-class DaskEvaluator:
-    """The row source of the driver for a Dask array: one in-memory evaluator per chunk.
+class DaskRows(RowSource):
+    """The row source for a Dask array: one in-memory source per row chunk, on a worker.
 
-    Same interface as ``_driver.BlockEvaluator``; the weighted column moments are
-    chunk sums added up in chunk order.
+    The column moments and the loss are chunk sums added up in chunk order.
     """
 
     def __init__(self, X, T, s, n_outputs):
@@ -169,13 +169,7 @@ class DaskEvaluator:
         self.bounds = list(zip(ends - np.asarray(sizes), ends))
         pieces = X.to_delayed().ravel().tolist()
         tasks = [
-            delayed(_chunk_evaluator, pure=False)(
-                piece,
-                T[lo:hi] if T.ndim == 1 else T[:, lo:hi],
-                s[lo:hi] if s.ndim == 1 else s[:, lo:hi],
-                n_outputs,
-                index,
-            )
+            delayed(_chunk_rows, pure=False)(piece, T[lo:hi], s[lo:hi], n_outputs, index)
             for index, (piece, (lo, hi)) in enumerate(zip(pieces, self.bounds))
         ]
         self.client = _client()
@@ -210,7 +204,8 @@ class DaskEvaluator:
 
     def __enter__(self):
         if self.client is None:
-            self._pool = ThreadPoolExecutor(min(_n_cpus(), max(1, len(self.chunks))))
+            n_threads = min(_tuning.n_threads_available(), max(1, len(self.chunks)))
+            self._pool = ThreadPoolExecutor(n_threads)
         return self
 
     def __exit__(self, *exc_info):
@@ -218,6 +213,7 @@ class DaskEvaluator:
             self._pool.shutdown()
             self._pool = None
         # Dropping the futures releases the chunks on the workers.
+        _tuning.record("rows", source="dask", n_chunks=len(self.chunks or ()))
         self.chunks = None
 
     def _placement(self):
@@ -288,15 +284,16 @@ class DaskEvaluator:
                     "kept dying. The fit is abandoned."
                 ) from exc
 
-    def moments(self, weights):
-        scale = _safe_scale(np.max(self._map(_chunk_max), axis=0))
-        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds], scale=scale)
-        total = weights.sum(dtype=np.float64)
-        return scale, sum(p[0] for p in parts) / total, sum(p[1] for p in parts) / total
+    def column_max(self):
+        return np.max(self._map(_chunk_max), axis=0)
 
-    def __call__(self, W, b, rows, link):
+    def weighted_sums(self, weights, scale):
+        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds], scale=scale)
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    def loss_grad(self, W, b, outputs, link):
         if self.client is None:
-            parts = [p[0] for p in self._map(lambda e: [e(W, b, rows, link)])]
+            parts = self._map(lambda source: source.loss_grad(W, b, outputs, link))
         else:
             futures = [
                 self.client.submit(
@@ -304,7 +301,7 @@ class DaskEvaluator:
                     [self.chunks[i] for i in indices],
                     W,
                     b,
-                    rows,
+                    outputs,
                     link,
                     workers=None if worker is None else [worker],
                     allow_other_workers=True,
@@ -319,7 +316,7 @@ class DaskEvaluator:
                     parts[index] = part
         total = parts[0]
         for part in parts[1:]:
-            total = [None if a is None else a + c for a, c in zip(total, part)]
+            total = add_sums(total, part)
         return total
 
 

@@ -6,8 +6,15 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
+
+# Property-based tests draw the same examples on every run (CI stays reproducible); set
+# HYPOTHESIS_PROFILE=explore to draw new ones.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TIGHT = {"tol": 1e-10, "max_iter": 10_000}
 

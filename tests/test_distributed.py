@@ -113,7 +113,7 @@ def test_dask_dataframes_carry_feature_names(client, data):
 def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data, monkeypatch):
     X, y, _, _ = data
     Xd = da.from_array(X, chunks=(150, 6))
-    evaluate, calls, victims = skd.DaskEvaluator.__call__, [], []
+    evaluate, calls, victims = skd.DaskRows.loss_grad, [], []
 
     def kill_on_third_evaluation(self, *args):
         calls.append(1)
@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data,
                 pass
         return evaluate(self, *args)
 
-    monkeypatch.setattr(skd.DaskEvaluator, "__call__", kill_on_third_evaluation)
+    monkeypatch.setattr(skd.DaskRows, "loss_grad", kill_on_third_evaluation)
     clf = SoftmaxRegressionClassifier(**TIGHT).fit(Xd, y)
     assert len(calls) > 3
     assert victims[0] not in client.scheduler_info()["workers"]  # it did die
@@ -144,7 +144,7 @@ def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
         local_cluster(1) as cluster,
         distributed.Client(cluster) as lonely,
     ):
-        evaluate, calls = skd.DaskEvaluator.__call__, []
+        evaluate, calls = skd.DaskRows.loss_grad, []
 
         def lose_every_worker(self, *args):
             calls.append(1)
@@ -154,7 +154,7 @@ def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
                 threading.Event().wait(1.0)
             return evaluate(self, *args)
 
-        monkeypatch.setattr(skd.DaskEvaluator, "__call__", lose_every_worker)
+        monkeypatch.setattr(skd.DaskRows, "loss_grad", lose_every_worker)
         with pytest.raises(RuntimeError, match="no workers"):
             SoftmaxRegressionClassifier(**TIGHT).fit(da.from_array(X, chunks=(300, 6)), y)
 

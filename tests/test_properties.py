@@ -223,3 +223,31 @@ def test_softmax_fit_is_equivariant(problem):
 def test_sigmoid_fit_is_equivariant(problem):
     _, X64, Y, w = problem
     _equivalent(SigmoidMultiLabelClassifier, X64, Y, w)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "softmax-binary", "sigmoid-labels", "sigmoid"])
+def test_predict_and_predict_proba_decide_from_the_same_numbers(kind):
+    # Features near 1e-300 make the logits the intercepts, here 1 ulp apart: the larger
+    # logit and the larger probability may then disagree in their last bit. predict
+    # follows predict_proba (the failure hypothesis once found).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = np.arange(30) % 3
+    if kind == "softmax-binary":
+        y = y % 2
+    Estimator = (
+        SoftmaxRegressionClassifier if kind.startswith("softmax") else (SigmoidMultiLabelClassifier)
+    )
+    T = np.column_stack([y == 0, y == 1]).astype(int) if kind == "sigmoid" else y
+    clf = Estimator().fit(X, T)
+    n_outputs = clf.coef_.shape[0]
+    one = 1.0 if n_outputs > 1 else 1e-17  # a single logit: next to 0, probability 0.5
+    clf.intercept_ = np.nextafter(one, 2.0) * (np.arange(n_outputs) % 2) + one * (
+        1 - np.arange(n_outputs) % 2
+    )
+    X_tiny = rng.normal(size=(20, 2)) * 1e-300
+    proba = clf.predict_proba(X_tiny)
+    if kind == "sigmoid":
+        np.testing.assert_array_equal(clf.predict(X_tiny), (proba > 0.5).astype(int))
+    else:
+        np.testing.assert_array_equal(clf.predict(X_tiny), clf.classes_[np.argmax(proba, axis=1)])

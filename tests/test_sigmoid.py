@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
-from skmultinomial import SigmoidMultiLabelClassifier
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,13 @@ def test_sparse_indicator_targets_and_sparse_X(multilabel):
     dense = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y)
     sparse = SigmoidMultiLabelClassifier(**TIGHT).fit(sp.csr_matrix(X), sp.csr_matrix(Y))
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-8)
-    np.testing.assert_array_equal(sparse.predict(sp.csr_matrix(X)), dense.predict(X))
+    # fitted on a sparse Y, predict returns CSR, as OneVsRestClassifier does
+    predicted = sparse.predict(sp.csr_matrix(X))
+    reference = OneVsRestClassifier(LogisticRegression()).fit(X, sp.csr_matrix(Y)).predict(X)
+    assert sp.issparse(predicted) and predicted.format == reference.format == "csr"
+    assert predicted.dtype == reference.dtype
+    np.testing.assert_array_equal(predicted.toarray(), dense.predict(X))
+    assert not sp.issparse(dense.predict(X))
 
 
 def test_constant_labels_warn_and_still_fit(multilabel):
@@ -265,3 +271,33 @@ def test_targets_outside_zero_one_are_named(multilabel):
     Y[4, 2] = 1.5
     with pytest.raises(ValueError, match=r"Y\[4, 2\] is 1.5"):
         SigmoidMultiLabelClassifier().fit(X, Y)
+
+
+def test_binary_dict_class_weight_weighs_each_smoothed_term(cancer):
+    # {class: weight} on 1-D binary labels weighs each class's term of the cross-entropy,
+    # as "balanced", the list-of-dicts form and the two-class softmax do: with smoothing,
+    # a sample's two terms carry the weights of their own classes.
+    X, y = cancer
+    eps, cw = 0.2, {0: 3.0, 1: 0.5}
+    by_dict = SigmoidMultiLabelClassifier(class_weight=cw, label_smoothing=eps, **TIGHT).fit(X, y)
+    t = (1 - eps) * y + eps / 2
+    ref = LogisticRegression(**TIGHT).fit(
+        np.vstack([X, X]),
+        np.r_[np.ones(len(y)), np.zeros(len(y))],
+        sample_weight=np.r_[cw[1] * t, cw[0] * (1 - t)],
+    )
+
+    def objective(clf):  # C * BCE of the weighted smoothed terms + ||w||^2 / 2, C = 1
+        z = clf.decision_function(X).ravel()
+        terms = cw[1] * t * np.logaddexp(0, -z) + cw[0] * (1 - t) * np.logaddexp(0, z)
+        return terms.sum() + 0.5 * np.sum(clf.coef_**2)
+
+    # the same optimum: LogisticRegression stops on its relative decrease, a little short
+    assert objective(by_dict) <= objective(ref) * (1 + 1e-12)
+    np.testing.assert_allclose(by_dict.coef_, ref.coef_, rtol=0, atol=5e-5)
+    by_list = SigmoidMultiLabelClassifier(class_weight=[cw, cw], label_smoothing=eps, **TIGHT).fit(
+        X, np.column_stack([y, y])
+    )
+    np.testing.assert_allclose(by_list.coef_[0], by_dict.coef_[0], rtol=1e-8, atol=1e-10)
+    softmax = SoftmaxRegressionClassifier(class_weight=cw, label_smoothing=eps, **TIGHT)
+    np.testing.assert_allclose(softmax.fit(X, y).coef_, by_dict.coef_, rtol=1e-6, atol=1e-8)

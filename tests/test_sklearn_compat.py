@@ -107,58 +107,6 @@ def test_multilabel_pandas_targets(digits):
     np.testing.assert_array_equal(clf.classes_, [0, 1])
 
 
-@pytest.mark.parametrize("fit_intercept", [True, False])
-def test_callbacks_see_every_iteration_with_its_coefficients(fit_intercept):
-    callback_module = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
-    X, y = load_digits(return_X_y=True)
-    X, y = X[:400] / 16, y[:400]
-
-    class Recorder:
-        def __init__(self):
-            self.begun, self.ended, self.coefs = [], [], []
-
-        def setup(self, estimator, context):
-            pass
-
-        def on_fit_task_begin(self, estimator, context, **kwargs):
-            self.begun.append(context.task_name)
-
-        def on_fit_task_end(self, estimator, context, *, fitted_estimator):
-            self.ended.append(context.task_name)
-            if context.task_name == "lbfgs-iter" and fitted_estimator is not None:
-                self.coefs.append(fitted_estimator.coef_)
-            return False
-
-        def teardown(self, estimator, context):
-            pass
-
-    assert isinstance(Recorder(), callback_module.FitCallback)
-    recorder = Recorder()
-    clf = SoftmaxRegressionClassifier(fit_intercept=fit_intercept)
-    clf.set_callbacks(recorder).fit(X, y)
-    assert recorder.begun.count("lbfgs-iter") == clf.n_iter_ + 1  # + the one that never ran
-    assert recorder.ended.count("fit") == 1
-    # the iterates approach the fitted coefficients (the fit may stop inside the next
-    # iteration, at a point its gradient test accepts)
-    distances = [np.linalg.norm(coef - clf.coef_) for coef in recorder.coefs]
-    assert distances[-1] < 0.05 * distances[0]
-    assert recorder.coefs[0].shape == clf.coef_.shape
-
-
-def test_progress_bar_and_nested_grid_search():
-    callback_module = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
-    pytest.importorskip("rich")
-    X, y = load_digits(return_X_y=True)
-    X, y = X[:300] / 16, y[:300]
-    Y = np.column_stack([y % 2 == 0, y > 4]).astype(int)
-    bar = callback_module.ProgressBar()
-    SoftmaxRegressionClassifier().set_callbacks(bar).fit(X, y)
-    SigmoidMultiLabelClassifier().set_callbacks(bar).fit(X, Y)
-    search = GridSearchCV(SoftmaxRegressionClassifier(), {"C": [0.1, 1.0]}, cv=2)
-    search.set_callbacks(callback_module.ProgressBar()).fit(X, y)
-    assert search.best_estimator_.n_iter_ > 0
-
-
 def test_html_representation_lists_the_parameters():
     for clf in (
         SoftmaxRegressionClassifier(C=2.0, label_smoothing=0.1),

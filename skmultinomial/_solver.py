@@ -1,0 +1,307 @@
+"""L-BFGS over the groups of an objective, in named phases.
+
+:class:`LBFGSSolver` minimises each group's ``f_g`` of an
+:class:`~skmultinomial._objective.Objective` with scipy's L-BFGS-B and returns one
+:class:`GroupResult` per group. :meth:`LBFGSSolver.solve` runs four phases:
+
+1. ``setup``: the starting points (zeros, or a warm start), the stopping thresholds, a
+   fresh state per group.
+2. ``run``: one L-BFGS per group, one group after the other, or (a multi-label fit on
+   large X) side by side with their evaluations batched into shared passes over X
+   (``_lockstep.py``).
+3. ``finish_float64``: a float32 fit's groups that stopped before the gradient test
+   passed continue in float64 arithmetic, within what is left of ``max_iter``.
+4. ``finalize``: the best finite point where L-BFGS broke down, the convergence
+   verdict, the coefficients.
+
+Stopping. A group stops when the largest entry of its gradient with respect to the
+preconditioned parameters is at most ``tol``: tested at every evaluation, the start
+included, so that no step is computed from a gradient that is already nearly zero
+(L-BFGS would divide underflowing numbers there). L-BFGS also stops when an iteration
+lowers ``f_g`` by less than ``ftol`` (relative): scikit-learn's ``64 eps`` in float64;
+in float32, the objective's rounding noise ``eps32 / sqrt(n_samples)``.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import _lockstep, _tuning
+
+__all__ = ["GroupResult", "LBFGSSolver"]
+
+# scipy's L-BFGS-B status -> why it stopped
+_SCIPY_STOPS = {0: "decrease", 1: "max_iter", 2: "line_search"}
+
+
+@dataclasses.dataclass
+class GroupResult:
+    """How the L-BFGS of one group ended.
+
+    ``stop`` is one of "gradient" (the gradient test passed), "decrease" (an iteration
+    gained less than ``ftol``), "max_iter", "max_evaluations", "line_search" (the line
+    search found no lower point) or "breakdown" (a step of non-finite numbers; the best
+    point evaluated is kept). ``curve`` holds ``f_g`` at the start, after each
+    iteration, and where the fit stopped.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_iter: int
+    converged: bool
+    stop: str
+    message: str
+    objective: float
+    grad_max: float
+    curve: list
+
+
+class _GroupState:
+    """What one group's L-BFGS has done so far.
+
+    Only one thread touches a group's state at a time: the thread running that group's
+    L-BFGS, or the thread evaluating a batch while the group's thread waits for it.
+    """
+
+    def __init__(self, x0):
+        self.x, self.f = x0, np.nan
+        self.n_iter = 0
+        self.curve = []
+        self.best = None  # (f, x): the lowest finite point evaluated
+        self.last_grad = None
+        self.stop, self.message = None, ""
+
+    def observe(self, x, f, grad):
+        if not self.curve:
+            self.curve.append(f)  # the first evaluation of a group is its start
+        if np.isfinite(f) and (self.best is None or f < self.best[0]):
+            self.best = (f, x.copy())
+        self.last_grad = grad
+
+
+class _GradientTestPassed(Exception):
+    """Raised by a group's objective at a point that passes the gradient test."""
+
+    def __init__(self, x, f):
+        super().__init__()
+        self.x, self.f = x, f
+
+
+def _max_abs(grad):
+    return float(np.max(np.abs(grad), initial=0.0))
+
+
+class LBFGSSolver:
+    """L-BFGS-B for every group of an objective; see the module docstring.
+
+    Parameters
+    ----------
+    tol : float
+        The gradient test's threshold.
+    max_iter : int
+        Iterations per group, over all phases.
+    verbose : int, default=0
+        If positive, print a line per iteration and one per group at the end.
+    label : str, default=""
+        What the lines begin with (the estimator's name).
+    on_iteration : callable, default=None
+        ``on_iteration(g, f, W, b)`` after every iteration of group ``g``, with the
+        coefficients then (float64, canonical).
+    """
+
+    def __init__(self, *, tol, max_iter, verbose=0, label="", on_iteration=None):
+        self.tol, self.max_iter = tol, max_iter
+        self.verbose, self.label = verbose, label
+        self.on_iteration = on_iteration
+
+    def solve(self, objective, init=None):
+        """Minimise every group; return a list of :class:`GroupResult`, one per group."""
+        self.setup(objective, init)
+        with _tuning.blas_single_threaded():
+            self.run(self.objective, range(objective.n_groups), self.ftol)
+            self.finish_float64()
+        return self.finalize()
+
+    # --- phases --------------------------------------------------------------------
+
+    def setup(self, objective, init):
+        self.objective = objective
+        self.states = [_GroupState(x0) for x0 in objective.start(init)]
+        rows = objective.rows
+        # L-BFGS's relative-decrease test: scikit-learn's 64 eps suits float64; in
+        # float32 the sum over rows is only known to about eps32 / sqrt(n_samples)
+        # (rounding of the logits, independent across rows), and line searches below
+        # that level burn evaluations on noise.
+        self.ftol = 64 * np.finfo(np.float64).eps
+        if objective.dtype != np.float64:
+            noise = np.finfo(objective.dtype).eps / np.sqrt(rows.n_samples)
+            self.ftol = max(self.ftol, _tuning.SETTINGS.ftol_noise * noise)
+        self.batched = rows.n_samples * rows.n_features >= _tuning.SETTINGS.batch_work
+        self.largest_batch = 0
+        self.finished_in_float64 = []
+        self.started = time.perf_counter()
+
+    def run(self, objective, groups, ftol):
+        """One L-BFGS per group in ``groups``, each with what is left of its budget."""
+        groups = list(groups)
+
+        def evaluate(batch):
+            self.largest_batch = max(self.largest_batch, len(batch))
+            return objective.loss_gradient(batch)
+
+        def minimise(g, evaluate_one):
+            self._minimise(g, evaluate_one, ftol)
+
+        if len(groups) == 1 or not self.batched:
+            for g in groups:
+                minimise(g, lambda x, g=g: evaluate({g: x})[g])
+        else:
+            _lockstep.run_batched(groups, minimise, evaluate, _tuning.SETTINGS.max_batch)
+
+    def finish_float64(self):
+        """Continue a float32 fit's unfinished groups in float64 arithmetic.
+
+        float32 logits are rounded to ~1e-7 of their size: where the loss is small
+        against them (well separated classes) that rounding hides the last steps and
+        the fit stops early. X's blocks are converted one at a time.
+        """
+        if self.objective.dtype == np.float64:
+            return
+        unfinished = [
+            g
+            for g, state in enumerate(self.states)
+            if state.stop != "gradient" and state.n_iter < self.max_iter
+        ]
+        if not unfinished:
+            return
+        for g in unfinished:
+            state = self.states[g]
+            if not np.all(np.isfinite(state.x)):
+                state.x = state.best[1]
+            state.stop = None
+        self.finished_in_float64 = unfinished
+        self.run(self.objective.in_float64(), unfinished, 64 * np.finfo(np.float64).eps)
+
+    def finalize(self):
+        results = []
+        for g, state in enumerate(self.states):
+            if state.best is not None and not np.all(np.isfinite(state.x)):
+                state.f, state.x = state.best
+                state.stop = "breakdown"
+                state.message = "a step of non-finite numbers; the best point is kept"
+            grad_max = np.nan if state.last_grad is None else _max_abs(state.last_grad)
+            converged = state.stop in ("gradient", "decrease") or grad_max <= self.tol
+            if state.curve and state.curve[-1] != state.f:
+                state.curve.append(float(state.f))  # stopped inside an iteration
+            coef, intercept = self.objective.coefficients(state.x)
+            results.append(
+                GroupResult(
+                    coef=coef,
+                    intercept=intercept,
+                    n_iter=state.n_iter,
+                    converged=bool(converged),
+                    stop=state.stop,
+                    message=state.message,
+                    objective=float(state.f),
+                    grad_max=grad_max,
+                    curve=state.curve,
+                )
+            )
+            if self.verbose:
+                self._print_end(g, results[-1])
+        _tuning.record(
+            "solve",
+            n_groups=len(self.states),
+            batched=self.batched and len(self.states) > 1,
+            largest_batch=self.largest_batch,
+            finished_in_float64=list(self.finished_in_float64),
+        )
+        return results
+
+    # --- one group -----------------------------------------------------------------
+
+    def _minimise(self, g, evaluate_one, ftol):
+        state = self.states[g]
+
+        def fun(x):
+            f, grad = evaluate_one(x)
+            state.observe(x, f, grad)
+            if _max_abs(grad) <= self.tol:
+                raise _GradientTestPassed(x.copy(), f)
+            return f, grad
+
+        def callback(intermediate_result):
+            state.n_iter += 1
+            self._after_iteration(g, float(intermediate_result.fun), intermediate_result.x)
+
+        if state.n_iter >= self.max_iter:
+            # scipy's L-BFGS-B takes one iteration even at maxiter=0: evaluate the start.
+            try:
+                state.f = fun(state.x)[0]
+            except _GradientTestPassed as stop:
+                state.f = stop.f
+                state.stop, state.message = "gradient", f"max|grad| <= tol={self.tol:g}"
+            else:
+                state.stop, state.message = "max_iter", f"max_iter={self.max_iter} reached"
+            return
+        # The gradient test is ours (checked at every evaluation), so L-BFGS-B's is off.
+        options = {
+            "maxiter": self.max_iter - state.n_iter,
+            "maxls": 50,
+            "gtol": 0.0,
+            "ftol": ftol,
+        }
+        try:
+            result = minimize(
+                fun, state.x, method="L-BFGS-B", jac=True, options=options, callback=callback
+            )
+        except _GradientTestPassed as stop:
+            state.x, state.f = stop.x, stop.f
+            state.stop, state.message = "gradient", f"max|grad| <= tol={self.tol:g}"
+            return
+        state.x, state.f = result.x, float(result.fun)
+        state.stop = _SCIPY_STOPS.get(result.status, "line_search")
+        if state.stop == "max_iter" and state.n_iter < self.max_iter:
+            state.stop = "max_evaluations"
+        state.message = str(result.message)
+
+    def _after_iteration(self, g, f, x):
+        state = self.states[g]
+        state.curve.append(f)
+        if self.verbose:
+            # L-BFGS evaluates the accepted point last: last_grad is its gradient.
+            print(
+                f"{self._prefix(g)} iter {state.n_iter:4d}  objective {f:.10g}  "
+                f"max|grad| {_max_abs(state.last_grad):.3g}  "
+                f"{time.perf_counter() - self.started:.3f} s",
+                flush=True,
+            )
+        if self.on_iteration is not None:
+            self.on_iteration(g, f, *self.objective.coefficients(x))
+
+    def _prefix(self, g):
+        name = self.objective.problem.group_name(g)
+        return f"[{self.label}]" if name is None else f"[{self.label}, {name}]"
+
+    def _print_end(self, g, result):
+        if result.converged:
+            verdict = f"converged ({_STOP_WORDS[result.stop]})"
+        else:
+            verdict = f"did not converge ({_STOP_WORDS[result.stop]}: {result.message})"
+        print(
+            f"{self._prefix(g)} {verdict} after {result.n_iter} iteration(s): objective "
+            f"{result.objective:.10g}, max|grad| {result.grad_max:.3g}, tol={self.tol:g}",
+            flush=True,
+        )
+
+
+_STOP_WORDS = {
+    "gradient": "the largest gradient entry is below tol",
+    "decrease": "an iteration lowered the objective by less than its rounding noise",
+    "max_iter": "max_iter reached",
+    "max_evaluations": "too many evaluations",
+    "line_search": "the line search found no lower point",
+    "breakdown": "L-BFGS broke down",
+}

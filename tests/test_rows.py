@@ -1,0 +1,110 @@
+"""The in-memory row source: block sums equal one evaluation, on the path they claim."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skmultinomial import _tuning
+from skmultinomial._loss import SIGMOID, SOFTMAX, chunk_loss_grad
+from skmultinomial._rows import InMemoryRows
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(180, 7))
+    X[rng.random(X.shape) < 0.4] = 0.0
+    y = rng.integers(0, 3, size=180)
+    Y = (rng.random((180, 4)) < 0.4).astype(float)
+    return X, y, Y, rng.random(180)
+
+
+def _params(n_outputs, n_features, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n_outputs, n_features)), rng.normal(size=n_outputs)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_block_sums_equal_one_evaluation_over_all_rows(data, n_threads, fmt):
+    X, y, _, s = data
+    X = sp.csr_matrix(X) if fmt == "csr" else X
+    W, b = _params(3, X.shape[1])
+    with _tuning.override(block_elements=3 * 10, min_block_rows=1):
+        rows = InMemoryRows(X, y, s, 3, n_threads=n_threads)
+    assert len(rows.blocks) == 18 and rows.n_threads == n_threads  # the path claimed
+    with _tuning.trace() as records, rows:
+        blocked = rows.loss_grad(W, b, None, SOFTMAX)
+        again = rows.loss_grad(W, b, None, SOFTMAX)  # reused buffers leave no trace
+    assert records == [
+        ("rows", {"source": "memory", "n_blocks": 18, "n_threads": n_threads, "evaluations": 2})
+    ]
+    whole = chunk_loss_grad(W, b, X, y, s, SOFTMAX)
+    for part, reference, repeat in zip(blocked, whole, again):
+        np.testing.assert_allclose(part, reference, rtol=1e-12)
+        np.testing.assert_array_equal(part, repeat)
+
+
+def test_threads_are_used_above_the_work_threshold_only(data):
+    X, y, _, s = data
+    limits = {"block_elements": 90, "min_block_rows": 1, "max_threads": 2}
+    with _tuning.override(threaded_work=X.size * 3, **limits):
+        assert InMemoryRows(X, y, s, 3).n_threads == 2
+        assert InMemoryRows(X, y, s, 2).n_threads == 1  # less work: one thread
+        threaded = InMemoryRows(X, y, s, 3)
+    # at least two blocks a thread, for balance
+    assert len(threaded.blocks) >= 4
+
+
+def test_csc_is_one_block_on_one_thread(data):
+    X, y, _, s = data
+    with _tuning.override(block_elements=30, min_block_rows=1, threaded_work=0, max_threads=2):
+        rows = InMemoryRows(sp.csc_matrix(X), y, s, 3)
+    assert (len(rows.blocks), rows.n_threads) == (1, 1)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_targets_and_weights_in_any_layout_give_the_same_sums(data, order):
+    X, _, Y, s = data
+    W, b = _params(4, X.shape[1])
+    S = np.outer(s, [1.0, 2.0, 0.5, 1.5])
+    with _tuning.override(block_elements=40, min_block_rows=1):
+        rows = InMemoryRows(X, np.asarray(Y, order=order), np.asarray(S, order=order), 4)
+        reference = InMemoryRows(X, Y, S, 4)
+    for part, expected in zip(
+        rows.loss_grad(W, b, None, SIGMOID), reference.loss_grad(W, b, None, SIGMOID)
+    ):
+        np.testing.assert_array_equal(part, expected)
+
+
+def test_selected_outputs_equal_their_share_of_all_outputs(data):
+    X, _, Y, s = data
+    W, b = _params(4, X.shape[1])
+    rows = InMemoryRows(X, Y, np.outer(s, [1.0, 2.0, 0.5, 1.5]), 4)
+    loss, gW, gb = rows.loss_grad(W, b, None, SIGMOID)
+    picked = np.array([3, 1])
+    loss2, gW2, gb2 = rows.loss_grad(W[picked], b[picked], picked, SIGMOID)
+    np.testing.assert_allclose(loss2, loss[picked], rtol=1e-13)
+    np.testing.assert_allclose(gW2, gW[picked], rtol=1e-13)
+    np.testing.assert_allclose(gb2, gb[picked], rtol=1e-13)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1e-300])
+def test_moments_are_the_weighted_moments_of_the_scaled_columns(data, fmt, scale):
+    X, y, _, s = data
+    X = X * scale
+    with _tuning.override(block_elements=60, min_block_rows=1):
+        rows = InMemoryRows(sp.csr_matrix(X).asformat(fmt) if fmt != "dense" else X, y, s, 3)
+    column_scale, mean, mean_sq = rows.moments(s)
+    expected_scale = np.abs(X).max(axis=0)
+    np.testing.assert_allclose(column_scale, np.where(expected_scale > 0, expected_scale, 1))
+    Xs = X / column_scale
+    np.testing.assert_allclose(mean, np.average(Xs, axis=0, weights=s), rtol=1e-12)
+    np.testing.assert_allclose(mean_sq, np.average(Xs**2, axis=0, weights=s), rtol=1e-12)
+
+
+def test_a_source_without_rows_gives_zero_sums():
+    rows = InMemoryRows(np.empty((0, 3)), np.empty(0, dtype=np.intp), np.empty(0), 3)
+    loss, gW, gb = rows.loss_grad(np.ones((3, 3)), np.ones(3), None, SOFTMAX)
+    assert loss == 0.0 and not gW.any() and not gb.any()
