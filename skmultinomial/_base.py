@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
 from . import _tuning
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
@@ -28,6 +28,7 @@ from ._inference import InferenceMixin, separated
 from ._objective import Objective
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
+from ._validation import check_sample_weight
 from .distributed import DaskRows, dask_aware, is_dask_collection
 
 
@@ -163,9 +164,7 @@ class _LinearNLLClassifier(
             dtype=[np.float64, np.float32],
             multi_output=len(y_shape) == 2 and y_shape[1] > 1,
         )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
         if sp.issparse(X) and not X.has_canonical_format:
             # Unsorted indices or duplicate entries: scipy would put them in order in
             # place, inside the caller's arrays. Work on a canonical copy instead.

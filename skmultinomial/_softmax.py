@@ -142,8 +142,8 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     (3, 4)
     >>> model.predict(X[:3])
     array([0, 0, 0])
-    >>> model.predict_proba(X[:1]).sum().round(12)
-    np.float64(1.0)
+    >>> float(model.predict_proba(X[:1]).sum().round(12))
+    1.0
     """
 
     _single_problem = True

@@ -96,7 +96,9 @@ def validate_fit_data(estimator, X, y, sample_weight):
     and sample_weight are read into memory. Sets ``n_features_in_`` and
     ``feature_names_in_``.
     """
-    from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    from ._validation import check_sample_weight
 
     X, names = as_dask_array(X)
     if X.ndim != 2:
@@ -117,9 +119,7 @@ def validate_fit_data(estimator, X, y, sample_weight):
         )
     if is_dask_collection(sample_weight):
         sample_weight = sample_weight.compute()
-    sample_weight = _check_sample_weight(
-        sample_weight, np.empty((X.shape[0], 0)), dtype=X.dtype, ensure_non_negative=True
-    )
+    sample_weight = check_sample_weight(sample_weight, np.empty((X.shape[0], 0)), dtype=X.dtype)
     estimator.n_features_in_ = X.shape[1]
     if names is not None:
         estimator.feature_names_in_ = names

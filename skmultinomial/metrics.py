@@ -22,7 +22,8 @@ labels per sample). All of them:
 
 import numpy as np
 from scipy.special import xlogy
-from sklearn.utils.validation import _check_sample_weight
+
+from ._validation import check_sample_weight
 
 __all__ = [
     "binary_cross_entropy",
@@ -61,7 +62,7 @@ def _reduce(per_sample, sample_weight, average, base):
         per_sample = per_sample / np.log(base)
     if not average:
         return per_sample
-    weights = _check_sample_weight(sample_weight, per_sample, ensure_non_negative=True)
+    weights = check_sample_weight(sample_weight, per_sample)
     return float(np.average(per_sample, weights=weights))
 
 

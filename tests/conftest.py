@@ -6,6 +6,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import settings
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
@@ -17,6 +18,20 @@ settings.register_profile("explore", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TIGHT = {"tol": 1e-10, "max_iter": 10_000}
+SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+
+
+def reference_class_weight(class_weight, y, sample_weight):
+    """LogisticRegression's class_weight meaning what ours does with these weights.
+
+    "balanced" counts the weighted samples of each class, as scikit-learn >= 1.7 does;
+    before 1.7 its "balanced" ignored sample_weight, so give it those weights as a dict.
+    """
+    if class_weight != "balanced" or sample_weight is None or SKLEARN_VERSION >= (1, 7):
+        return class_weight
+    classes = np.unique(y)
+    counts = np.array([sample_weight[y == c].sum() for c in classes])
+    return dict(zip(classes.tolist(), counts.sum() / (len(classes) * counts)))
 
 
 def _standardised(loader):

@@ -102,6 +102,12 @@ def test_sample_weight_and_per_sample_values(distributions):
     )
 
 
+def test_all_zero_sample_weight_is_named(distributions):
+    P, Q = distributions
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        cross_entropy(P, Q, sample_weight=np.zeros(P.shape[0]))
+
+
 def test_binary_forms_are_the_categorical_forms_of_each_label(distributions):
     rng = np.random.default_rng(3)
     P, Q = rng.random((50, 4)), rng.random((50, 4))

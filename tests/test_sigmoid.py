@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TIGHT
+from conftest import TIGHT, reference_class_weight
 from sklearn.datasets import make_multilabel_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -63,7 +63,9 @@ def test_sigmoid_with_sample_and_balanced_class_weight_equals_one_vs_rest(multil
     # OneVsRestClassifier routes sample_weight only with metadata routing: fit its
     # per-label LogisticRegression directly.
     for label in range(Y.shape[1]):
-        ref = LogisticRegression(**kw).fit(X, Y[:, label], sample_weight=sample_weight)
+        y = Y[:, label]
+        ref_kw = {**kw, "class_weight": reference_class_weight("balanced", y, sample_weight)}
+        ref = LogisticRegression(**ref_kw).fit(X, y, sample_weight=sample_weight)
         np.testing.assert_allclose(ours.coef_[label], ref.coef_[0], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(ours.intercept_[label], ref.intercept_[0], atol=1e-6)
 

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import SKLEARN_VERSION
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.linear_model import LogisticRegression
@@ -107,6 +108,9 @@ def test_multilabel_pandas_targets(digits):
     np.testing.assert_array_equal(clf.classes_, [0, 1])
 
 
+@pytest.mark.skipif(
+    SKLEARN_VERSION < (1, 7), reason="the HTML parameter table is new in scikit-learn 1.7"
+)
 def test_html_representation_lists_the_parameters():
     for clf in (
         SoftmaxRegressionClassifier(C=2.0, label_smoothing=0.1),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TIGHT
+from conftest import TIGHT, reference_class_weight
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -12,11 +12,12 @@ from sklearn.utils.class_weight import compute_sample_weight
 from skmultinomial import SoftmaxRegressionClassifier
 
 
-def _objective(clf, X, y, C, sample_weight=None):
+def _objective(clf, X, y, C, sample_weight=None, class_weight=None):
     """C * sum_i s_i * (-log p_i(y_i)) + ||W||^2 / 2, from scikit-learn's log_loss."""
     s = np.ones(y.size) if sample_weight is None else sample_weight
-    if clf.class_weight is not None:
-        s = s * compute_sample_weight(clf.class_weight, y)
+    class_weight = clf.class_weight if class_weight is None else class_weight
+    if class_weight is not None:
+        s = s * compute_sample_weight(class_weight, y)
     nll = log_loss(y, clf.predict_proba(X), sample_weight=s, normalize=False)
     return C * nll + 0.5 * np.sum(clf.coef_**2)
 
@@ -28,7 +29,7 @@ def _assert_same_fit(ours, ref, X, y, sample_weight=None, atol=1e-5):
     leaves either within about 1e-11 (relative) of the optimum.
     """
     C = ref.C
-    f_ours = _objective(ours, X, y, C, sample_weight)
+    f_ours = _objective(ours, X, y, C, sample_weight, ref.class_weight)
     f_ref = _objective(ref, X, y, C, sample_weight)
     assert f_ours <= f_ref * (1 + 1e-10)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=2e-5, atol=atol)
@@ -57,7 +58,8 @@ def test_softmax_equals_logistic_regression_weighted(wine, class_weight):
     sample_weight = np.random.default_rng(0).uniform(0.2, 3.0, size=y.size)
     kw = {"C": 0.5, "class_weight": class_weight, **TIGHT}
     ours = SoftmaxRegressionClassifier(**kw).fit(X, y, sample_weight=sample_weight)
-    ref = LogisticRegression(**kw).fit(X, y, sample_weight=sample_weight)
+    ref_kw = {**kw, "class_weight": reference_class_weight(class_weight, y, sample_weight)}
+    ref = LogisticRegression(**ref_kw).fit(X, y, sample_weight=sample_weight)
     _assert_same_fit(ours, ref, X, y, sample_weight)
 
 
@@ -219,7 +221,9 @@ def test_soft_targets_equal_replicated_data(soft_wine, class_weight):
     np.testing.assert_allclose(soft.coef_, hard.coef_, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(soft.intercept_, hard.intercept_, rtol=1e-6, atol=1e-7)
     # ...and the replicated data is an ordinary LogisticRegression problem.
-    ref = LogisticRegression(**kw).fit(X_rep[keep], y_rep[keep], sample_weight=s_rep[keep])
+    X_rep, y_rep, s_rep = X_rep[keep], y_rep[keep], s_rep[keep]
+    ref_kw = {**kw, "class_weight": reference_class_weight(class_weight, y_rep, s_rep)}
+    ref = LogisticRegression(**ref_kw).fit(X_rep, y_rep, sample_weight=s_rep)
     np.testing.assert_allclose(soft.predict_proba(X), ref.predict_proba(X), atol=1e-5)
 
 
