@@ -9,8 +9,6 @@ and how predictions and statistics are read off the logits, through the hooks de
 at the end of :class:`_LinearNLLClassifier`.
 """
 
-import sys
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,7 +26,7 @@ from ._inference import InferenceMixin, separated
 from ._objective import Objective
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, shown, target_names, warn_at_caller
 from .distributed import DaskRows, dask_aware, is_dask_collection
 
 
@@ -103,8 +101,11 @@ class _LinearNLLClassifier(
         self : object
             The fitted estimator.
         """
+        names = target_names(y)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        problem = self._encode_targets(y, sample_weight)
+        problem = self._encode_targets(y, sample_weight, names)
+        if self.cov_type is not None:
+            self._check_covariance_size(X, problem)  # before any work
         init = None
         if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (
             problem.n_outputs,
@@ -118,6 +119,7 @@ class _LinearNLLClassifier(
             verbose=self.verbose,
             label=type(self).__name__,
             on_iteration=bridge.on_iteration,
+            on_group_end=bridge.on_group_end,
         )
         with _row_source(X, problem) as rows:
             objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
@@ -128,24 +130,25 @@ class _LinearNLLClassifier(
         curves = [[float(v) for v in r.curve] for r in results]
         self.loss_curve_ = curves[0] if self._single_problem else curves
         self.n_iter_ = int(n_iter[0]) if self._single_problem else n_iter
+        for name in ("cov_params_", "_summary_"):  # of an earlier fit
+            if hasattr(self, name):
+                delattr(self, name)
+        polished = False
+        if self.cov_type is not None:
+            if is_dask_collection(X):
+                raise ValueError(
+                    "cov_type needs the Hessian over the training data, which is computed "
+                    "in memory: fit a Dask collection with cov_type=None."
+                )
+            coef, intercept, polished = self._fit_inference(X, problem, coef, intercept)
         failed = [(g, r) for g, r in enumerate(results) if not r.converged]
-        if failed:
+        if failed and not polished:
             self._warn_not_converged(problem, failed)
         elif np.isinf(self.C) and not is_dask_collection(X):
             self._warn_if_separated(X, problem, coef, intercept)
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
-        if self.cov_type is None:
-            if hasattr(self, "cov_params_"):
-                del self.cov_params_
-        elif is_dask_collection(X):
-            raise ValueError(
-                "cov_type needs the Hessian over the training data, which is computed in "
-                "memory: fit a Dask collection with cov_type=None."
-            )
-        else:
-            self.cov_params_ = self._covariance(X, problem, coef, intercept)
-        bridge.end(coef, intercept)
+        bridge.end()
         return self
 
     def _validate_fit_data(self, X, y, sample_weight):
@@ -180,13 +183,13 @@ class _LinearNLLClassifier(
         """Unpenalised fits of separable data have no optimum: say so, once."""
         groups = [
             g
-            for g, Q, T, s, *_ in self._inference_groups(X, problem, coef, intercept)
+            for g, Q, T, s in self._distributions_at(X, problem, coef, intercept)
             if separated(Q, T, s)
         ]
         if groups:
             names = [problem.group_name(g) for g in groups]
             where = "" if names == [None] else " for " + ", ".join(names)
-            _warn(
+            warn_at_caller(
                 f"The training data are perfectly separated{where}: without a penalty "
                 "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
                 "coefficients are wherever L-BFGS stopped (they grow without bound with "
@@ -216,7 +219,7 @@ class _LinearNLLClassifier(
             more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
             plural = {"label": "labels", "class": "classes"}[problem.group_kind]
             where = f" for {len(failed)} of {len(problem.groups)} {plural} ({shown}{more})"
-        _warn(
+        warn_at_caller(
             f"L-BFGS did not converge{where} after {result.n_iter} iteration(s) "
             f"({result.message}). {advice}",
             ConvergenceWarning,
@@ -229,7 +232,7 @@ class _LinearNLLClassifier(
         if self.classes_.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {self.classes_.tolist()[0]!r}."
+                f"but the data contains only one class: {shown(self.classes_[0])}."
             )
         return codes
 
@@ -248,8 +251,8 @@ class _LinearNLLClassifier(
         unknown = [key for key in self.class_weight if key not in classes]
         if unknown:
             raise ValueError(
-                f"class_weight names classes that are not in the data: {unknown}. "
-                f"The classes are {classes}."
+                f"class_weight names classes that are not in the data: {shown(unknown)}. "
+                f"The classes are {shown(classes)}."
             )
         return np.array([self.class_weight.get(c, 1.0) for c in classes], dtype=np.float64)
 
@@ -332,33 +335,16 @@ class _LinearNLLClassifier(
     def _check_targets(self, y, y_shape):
         """Reject target kinds the estimator does not model, before validation."""
 
-    def _encode_targets(self, y, sample_weight):
-        """Set ``classes_`` (and the like) from validated y; return the ``Problem``."""
+    def _encode_targets(self, y, sample_weight, target_names):
+        """Set ``classes_`` (and the like) from validated y; return the ``Problem``.
+
+        ``target_names`` are the column names of a 2-D pandas y, or None.
+        """
         raise NotImplementedError
 
     def _hard_targets(self, y):
         """The labels that :meth:`score` compares ``predict`` with (soft targets made hard)."""
         return y
-
-
-def _warn(message, category):
-    """``warnings.warn`` pointing at the caller's line: the first frame outside this
-    package and scikit-learn's fit wrapper, wherever the warning is raised from."""
-    frame, level = sys._getframe(0), 1
-    while frame is not None and _is_internal(frame.f_globals.get("__name__", "")):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
-
-
-def _is_internal(module):
-    return (
-        module == "skmultinomial"
-        or module.startswith("skmultinomial.")
-        or module
-        in (
-            "sklearn.base",  # the _fit_context wrapper around fit
-        )
-    )
 
 
 def _row_source(X, problem):

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _tuning
 from ._loss import aligned_column_major
+from ._validation import shown
 
 __all__ = ["L2Penalty", "Objective", "Preconditioner", "Problem", "fold_term_weights", "smooth"]
 
@@ -96,10 +97,7 @@ class Problem:
         """How group ``g`` is named in messages ("label 3", "class 'setosa'"), or None."""
         if self.group_kind is None:
             return None
-        label = self.group_labels[g]
-        label = label.item() if isinstance(label, np.generic) else label
-        shown = repr(label) if isinstance(label, str) else str(label)
-        return f"{self.group_kind} {shown}"
+        return f"{self.group_kind} {shown(self.group_labels[g])}"
 
     def weight_totals(self):
         """``S_g`` of each group, float64."""

@@ -4,14 +4,14 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import block_diag
-from scipy.special import expit, log_expit
+from scipy.special import log_expit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _balanced, _LinearNLLClassifier, _warn
+from ._base import _balanced, _LinearNLLClassifier
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 from ._objective import Problem, fold_term_weights, smooth
+from ._validation import shown, warn_at_caller
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -189,34 +189,10 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, sample_weight):
+    def _encode_targets(self, y, sample_weight, target_names):
         s = sample_weight
         if y.ndim == 2:
-            Y = y.toarray() if sp.issparse(y) else np.asarray(y)
-            try:
-                Y = Y.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    "SigmoidMultiLabelClassifier needs 2-D targets of numbers in [0, 1] (a "
-                    f"0/1 indicator matrix, or per-label probabilities); Y holds {Y.dtype} "
-                    f"entries such as {Y.flat[0]!r}. Encode label sets with "
-                    "sklearn.preprocessing.MultiLabelBinarizer."
-                ) from exc
-            if not np.isfinite(Y).all():
-                row, col = np.argwhere(~np.isfinite(Y))[0]
-                raise ValueError(
-                    f"Input Y contains NaN, infinity or None, first at Y[{row}, {col}]."
-                )
-            outside = (Y < 0) | (Y > 1)
-            if outside.any():
-                row, col = np.argwhere(outside)[0]
-                raise ValueError(
-                    "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, "
-                    "n_labels) with entries in [0, 1]: a 0/1 indicator matrix, or the "
-                    f"probability of each label. Y[{row}, {col}] is {Y[row, col].item()!r} "
-                    f"({type_of_target(Y)}). Encode label sets with "
-                    "sklearn.preprocessing.MultiLabelBinarizer."
-                )
+            Y = _indicator_or_probabilities(y)
             if isinstance(self.class_weight, dict):
                 raise ValueError(
                     "For multi-label Y, class_weight must be 'balanced' or a list of one "
@@ -224,7 +200,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                     "dict of class weights is for 1-D labels."
                 )
             self.y_type_ = "multilabel-indicator"
-            self.classes_ = np.arange(Y.shape[1])
+            self.classes_ = np.arange(Y.shape[1]) if target_names is None else target_names
             kind = "label"
         else:
             codes = self._encode_classes(y)
@@ -240,6 +216,13 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 self.y_type_ = "multiclass"
                 Y = codes[:, None] == np.arange(n_classes)
                 kind = "class"
+                if np.any(np.asarray(self.threshold) != 0.5):
+                    raise ValueError(
+                        "threshold applies to per-label decisions (a 2-D Y, or 1-D binary "
+                        f"labels); for 1-D labels of {n_classes} classes predict takes the "
+                        "most probable class and would ignore it. Leave threshold at 0.5, "
+                        "or fit the one-hot matrix of the labels for per-class thresholds."
+                    )
         self._thresholds(Y.shape[1])  # a bad per-label threshold fails at fit, not predict
         self.sparse_input_ = sp.issparse(y)
         Y = Y.astype(s.dtype)
@@ -265,7 +248,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         if self.y_type_ == "multilabel-indicator":
             for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
                 state = "none" if n_pos[label] == 0 else "all"
-                _warn(
+                warn_at_caller(
                     f"Label {label} is positive in {state} of the training samples: its "
                     "sigmoid is fitted all the same and predicts a probability close to "
                     f"{0 if n_pos[label] == 0 else 1} for every sample.",
@@ -289,7 +272,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                 if not isinstance(weights, dict) or not set(weights) <= {0, 1}:
                     raise ValueError(
                         f"class_weight[{j}] must be a dict with keys 0 and/or 1 "
-                        f"(negative and positive), got {weights!r}."
+                        f"(negative and positive), got {shown(weights)}."
                     )
                 w_neg[j], w_pos[j] = weights.get(0, 1.0), weights.get(1, 1.0)
         if isinstance(self.pos_weight, str):  # "balanced"
@@ -315,20 +298,17 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             raise ValueError(f"{name} must lie in {bounds}, got {value}.")
         return np.broadcast_to(value, (n_labels,))
 
-    def _inference_groups(self, X, problem, coef, intercept):
-        """Per label: (absent, present) probabilities and targets."""
-        Z = self._logits(X, coef, intercept)
-        s = problem.sample_weight
-        for label in range(Z.shape[1]):
-            q = expit(Z[:, label])
-            t = problem.T[:, label].astype(np.float64)
-            Q, T = np.column_stack([1 - q, q]), np.column_stack([1 - t, t])
-            yield label, Q, T, s if s.ndim == 1 else s[:, label], [1], np.ones((1, 1))
+    _summary_output_name = "label"
 
-    def _inference_coefficients(self):
-        """Each label's coefficients; labels are independent problems (uncorrelated)."""
-        outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_
-        return self._terms(), block_diag(*self.cov_params_), outputs, "label"
+    def _group_distributions(self, Z, problem, g):
+        """A label's (absent, present) log-probabilities and targets."""
+        t = problem.T[:, g].astype(np.float64)
+        s = problem.sample_weight
+        return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s if s.ndim == 1 else s[:, g]
+
+    def _summary_outputs(self, g, free):
+        outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_[[g]]
+        return outputs, 1.0
 
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and not sp.issparse(y):
@@ -392,3 +372,30 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         # One-vs-rest normalisation p_k / sum_j p_j, done in log space so that rows whose
         # sigmoids all underflow still give a distribution.
         return log_softmax(log_expit(Z))
+
+
+def _indicator_or_probabilities(y):
+    """2-D targets as float64, checked: a 0/1 indicator matrix or probabilities in [0, 1]."""
+    Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+    try:
+        Y = Y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "SigmoidMultiLabelClassifier needs 2-D targets of numbers in [0, 1] (a 0/1 "
+            f"indicator matrix, or per-label probabilities); Y holds {Y.dtype} entries "
+            f"such as {shown(Y.flat[0])}. Encode label sets with "
+            "sklearn.preprocessing.MultiLabelBinarizer."
+        ) from exc
+    if not np.isfinite(Y).all():
+        row, col = np.argwhere(~np.isfinite(Y))[0]
+        raise ValueError(f"Input Y contains NaN, infinity or None, first at Y[{row}, {col}].")
+    outside = (Y < 0) | (Y > 1)
+    if outside.any():
+        row, col = np.argwhere(outside)[0]
+        raise ValueError(
+            "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, n_labels) "
+            "with entries in [0, 1]: a 0/1 indicator matrix, or the probability of each "
+            f"label. Y[{row}, {col}] is {shown(Y[row, col])} ({type_of_target(Y)}). Encode "
+            "label sets with sklearn.preprocessing.MultiLabelBinarizer."
+        )
+    return Y

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 from ._objective import Problem, fold_term_weights, smooth
+from ._validation import shown
 from .distributed import dask_aware
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -187,20 +188,29 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         if len(y_shape) == 2 and y_shape[1] > 1:
             _check_distributions(y)
 
-    def _encode_targets(self, y, sample_weight):
+    def _encode_targets(self, y, sample_weight, target_names):
         dtype = sample_weight.dtype
         if y.ndim == 2:
             # Target distributions: renormalised so that each row sums to 1 exactly
             # (validated to within 1e-6 before), which the loss relies on.
             T = np.asarray(y, dtype=dtype)
             T = T / T.sum(axis=1, keepdims=True)
-            self.classes_ = self._soft_classes(T.shape[1])
+            self.classes_ = self._soft_classes(T.shape[1], target_names)
             counts = sample_weight.astype(np.float64) @ T
             codes = None
         else:
+            if self.classes is not None:
+                raise ValueError(
+                    "classes= names the columns of 2-D target distributions; 1-D labels "
+                    "bring their classes with them (classes_ is their sorted unique "
+                    "values). Remove classes=, or give the targets as 2-D distributions "
+                    "(one-hot rows for labels) to name and order the classes."
+                )
             codes = self._encode_classes(y)
             counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
             T = None
+        reference = self.classes_[0] if self.reference_class is None else self.reference_class
+        self.reference_class_ = self.classes_[self._reference_index(reference)]
         n_classes = self.classes_.size
         class_weight = self._class_weights(counts)
         s = sample_weight
@@ -222,11 +232,11 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             return Problem(T[:, 1:], s, SIGMOID, 1)
         return Problem(T, s, SOFTMAX, n_classes)
 
-    def _soft_classes(self, n_columns):
+    def _soft_classes(self, n_columns, target_names):
         if n_columns < 2:
             raise ValueError("Target distributions need at least 2 columns (classes).")
         if self.classes is None:
-            return np.arange(n_columns)
+            return np.arange(n_columns) if target_names is None else target_names
         classes = np.asarray(self.classes)
         if classes.shape != (n_columns,):
             raise ValueError(
@@ -235,46 +245,34 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             )
         return classes
 
-    def _reference_index(self):
-        if self.reference_class is None:
-            return 0
-        matches = np.flatnonzero(self.classes_ == self.reference_class)
+    def _reference_index(self, reference_class=None):
+        """Index in ``classes_`` of ``reference_class`` (default: the fitted one)."""
+        if reference_class is None:
+            reference_class = getattr(self, "reference_class_", self.classes_[0])
+        matches = np.flatnonzero(self.classes_ == reference_class)
         if matches.size == 0:
             raise ValueError(
-                f"reference_class={self.reference_class!r} is not one of the classes "
-                f"{self.classes_.tolist()}."
+                f"reference_class={shown(reference_class)} is not one of the classes "
+                f"{shown(self.classes_)}."
             )
         return int(matches[0])
 
-    def _inference_groups(self, X, problem, coef, intercept):
-        n_classes = self.classes_.size
-        Z = self._logits(X, coef, intercept)
-        Q = np.exp(self._log_proba(Z[:, 0] if n_classes == 2 else Z))
-        if n_classes == 2:  # one logit for classes_[1]; T holds its targets
+    def _group_distributions(self, Z, problem, g):
+        s = problem.sample_weight
+        if self.classes_.size == 2:  # one logit for classes_[1]; T holds its targets
             t = problem.T[:, 0].astype(np.float64)
-            T = np.column_stack([1 - t, t])
-        elif problem.T.ndim == 1:
-            T = (problem.T[:, None] == np.arange(n_classes)).astype(np.float64)
+            return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s
+        if problem.T.ndim == 1:
+            T = (problem.T[:, None] == np.arange(self.classes_.size)).astype(np.float64)
         else:
             T = problem.T.astype(np.float64)
-        free = np.delete(np.arange(n_classes), self._reference_index())
-        if n_classes == 2:
-            output_map = np.ones((1, 1))  # the single logit is penalised as such
-        else:
-            # theta_k = w_k - w_ref for the free classes; W is their zero-sum
-            # representative, the rows of theta embedded and centred over the classes
-            output_map = (np.eye(n_classes) - 1.0 / n_classes)[:, free]
-        yield 0, Q, T, problem.sample_weight, free, output_map
+        return log_softmax(Z), T, s
 
-    def _inference_coefficients(self):
-        """Coefficients of each class minus the reference class's (features, intercept)."""
+    def _summary_outputs(self, g, free):
         reference = self._reference_index()
-        full = self._terms()
-        if self.classes_.size == 2:
-            # the single logit is classes_[1] against classes_[0]
-            full = np.vstack([-full[0], full[0]]) / 2
-        free = np.delete(np.arange(self.classes_.size), reference)
-        return full[free] - full[reference], self.cov_params_, self.classes_[free], "class"
+        if self.classes_.size == 2:  # the single logit: classes_[1] against classes_[0]
+            return self.classes_[[1 - reference]], 1.0 if reference == 0 else -1.0
+        return self.classes_[free], 1.0
 
     def _hard_targets(self, y):
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:

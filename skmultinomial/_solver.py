@@ -89,6 +89,13 @@ class _GradientTestPassed(Exception):
         self.x, self.f = x, f
 
 
+def _final_x(state):
+    """Where a group ends: its last point, or its best if L-BFGS broke down."""
+    if state.best is not None and not np.all(np.isfinite(state.x)):
+        return state.best[1]
+    return state.x
+
+
 def _max_abs(grad):
     return float(np.max(np.abs(grad), initial=0.0))
 
@@ -109,12 +116,15 @@ class LBFGSSolver:
     on_iteration : callable, default=None
         ``on_iteration(g, f, W, b)`` after every iteration of group ``g``, with the
         coefficients then (float64, canonical).
+    on_group_end : callable, default=None
+        ``on_group_end(g, W, b)`` as soon as group ``g`` is done (from the thread that
+        ran it), with its final coefficients.
     """
 
-    def __init__(self, *, tol, max_iter, verbose=0, label="", on_iteration=None):
+    def __init__(self, *, tol, max_iter, verbose=0, label="", on_iteration=None, on_group_end=None):
         self.tol, self.max_iter = tol, max_iter
         self.verbose, self.label = verbose, label
-        self.on_iteration = on_iteration
+        self.on_iteration, self.on_group_end = on_iteration, on_group_end
 
     def solve(self, objective, init=None):
         """Minimise every group; return a list of :class:`GroupResult`, one per group."""
@@ -153,6 +163,10 @@ class LBFGSSolver:
 
         def minimise(g, evaluate_one):
             self._minimise(g, evaluate_one, ftol)
+            state = self.states[g]
+            done = objective.dtype == np.float64 or state.stop == "gradient"
+            if self.on_group_end is not None and (done or state.n_iter >= self.max_iter):
+                self.on_group_end(g, *objective.coefficients(_final_x(state)))
 
         if len(groups) == 1 or not self.batched:
             for g in groups:
@@ -178,16 +192,14 @@ class LBFGSSolver:
             return
         for g in unfinished:
             state = self.states[g]
-            if not np.all(np.isfinite(state.x)):
-                state.x = state.best[1]
-            state.stop = None
+            state.x, state.stop = _final_x(state), None
         self.finished_in_float64 = unfinished
         self.run(self.objective.in_float64(), unfinished, 64 * np.finfo(np.float64).eps)
 
     def finalize(self):
         results = []
         for g, state in enumerate(self.states):
-            if state.best is not None and not np.all(np.isfinite(state.x)):
+            if _final_x(state) is not state.x:
                 state.f, state.x = state.best
                 state.stop = "breakdown"
                 state.message = "a step of non-finite numbers; the best point is kept"

@@ -39,6 +39,9 @@ class Settings:
     #: float32 fits stop when the objective's relative decrease falls to this many times
     #: its rounding noise, eps32 / sqrt(n_samples).
     ftol_noise: float = 1.0
+    #: cov_type refuses more coefficients (per group) than this: the Hessian alone is
+    #: 8 n_coef^2 bytes (128 MiB at the limit) and costs n_samples n_coef^2 to compute.
+    max_covariance_coefficients: int = 4096
     #: Precondition L-BFGS by the features' moments (off: to test that it leaves the
     #: optimum unchanged).
     precondition: bool = True

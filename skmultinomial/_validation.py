@@ -1,4 +1,7 @@
-"""scikit-learn's sample_weight validation, the same on every supported version."""
+"""Input checks shared by the estimators and metrics, and values shown in messages."""
+
+import sys
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
@@ -11,3 +14,40 @@ def check_sample_weight(sample_weight, X, **kwargs):
     if not np.any(sample_weight):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+def shown(value):
+    """``value`` in a message as a user wrote it: NumPy scalars as Python scalars (no
+    ``np.int64(0)`` or ``np.str_('setosa')``), strings quoted, containers element-wise."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' * (len(value) == 1)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{shown(k)}: {shown(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def target_names(y):
+    """The column names of a 2-D pandas target (multi-label Y, soft targets), or None."""
+    columns = getattr(y, "columns", None)
+    if columns is None or getattr(y, "ndim", 1) != 2 or len(columns) < 2:
+        return None
+    return np.asarray(list(columns))
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` pointing at the caller's line: the first frame outside this
+    package and scikit-learn's fit wrapper, wherever the warning is raised from."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and _is_internal(frame.f_globals.get("__name__", "")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _is_internal(module):
+    # this package, and scikit-learn's _fit_context wrapper around fit
+    return module in ("skmultinomial", "sklearn.base") or module.startswith("skmultinomial.")

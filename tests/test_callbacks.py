@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits, load_wine
 from sklearn.model_selection import GridSearchCV
 
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier, _tuning
 
 callback_module = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
 
@@ -73,3 +73,47 @@ def test_progress_bar_and_nested_grid_search():
     search = GridSearchCV(SoftmaxRegressionClassifier(), {"C": [0.1, 1.0]}, cv=2)
     search.set_callbacks(callback_module.ProgressBar()).fit(X, y)
     assert search.best_estimator_.n_iter_ > 0
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_each_label_reports_as_soon_as_its_fit_is_done(batched, capsys):
+    # label 0 is easy (few iterations), label 1 hard (many): label 0's subtask must
+    # arrive while label 1 still iterates, not at the end of the fit
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    Y = np.column_stack([rng.random(400) < 0.5, X[:, 0] + 0.01 * X[:, 1] > 0]).astype(int)
+
+    class Printer(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator):
+            print(f"END {context.task_name} {context.task_id}", flush=True)
+            return super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+
+    with _tuning.override(batch_work=0 if batched else np.inf):
+        clf = SigmoidMultiLabelClassifier(C=1e4, tol=1e-8, verbose=1)
+        clf.set_callbacks(Printer()).fit(X, Y)
+    assert clf.n_iter_[1] > clf.n_iter_[0] + 5
+    lines = capsys.readouterr().out.splitlines()
+    end_0 = lines.index("END label 0")
+    label_1_iterations = [i for i, line in enumerate(lines) if "label 1] iter" in line]
+    assert end_0 < label_1_iterations[-1]
+    assert lines.index("END label 1") < lines.index("END fit 0")
+
+
+def test_the_softmax_declares_no_total_of_iterations():
+    # a total of max_iter + 1 made progress bars read "3%, 2:58 left" for fits that
+    # end in seconds
+    class Totals(Recorder):
+        def __init__(self):
+            super().__init__()
+            self.totals = {}
+
+        def on_fit_task_begin(self, estimator, context, **kwargs):
+            self.totals.setdefault(context.task_name, context.max_subtasks)
+
+    X, y = load_wine(return_X_y=True)
+    X = X / X.max(axis=0)
+    softmax, sigmoid = Totals(), Totals()
+    SoftmaxRegressionClassifier(max_iter=500).set_callbacks(softmax).fit(X, y)
+    SigmoidMultiLabelClassifier().set_callbacks(sigmoid).fit(X, np.eye(3)[y])
+    assert softmax.totals == {"fit": None, "lbfgs-iter": 0}
+    assert sigmoid.totals == {"fit": 3, "label": 0}  # one subtask per label

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
 
@@ -160,3 +160,78 @@ def test_summary_needs_cov_type_and_names_default_terms(anes):
     np.testing.assert_allclose(table["ci_upper"] - table["coef"], z90 * table["std_err"])
     clf.set_params(cov_type=None).fit(X.to_numpy(), y % 3)
     assert not hasattr(clf, "cov_params_")
+
+
+@pytest.mark.parametrize(
+    "change", [{"reference_class": 3}, {"cov_type": "robust"}, {"fit_intercept": False}]
+)
+def test_summary_reports_the_fit_whatever_the_parameters_were_set_to_since(anes, change):
+    # set_params without refitting once mixed coefficients of the new setting with
+    # standard errors of the fit (or crashed, for fit_intercept)
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    before = clf.summary()
+    clf.set_params(**change)
+    pd.testing.assert_frame_equal(clf.summary(), before)
+    assert clf.reference_class_ == 0
+    clf.fit(X, y)  # a refit follows the new setting
+    assert not clf.summary().equals(before)
+    assert clf.reference_class_ == change.get("reference_class", 0)
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-4])
+def test_statistics_are_those_of_the_optimum_whatever_tol(anes, tol):
+    # the fit ends with Newton steps on the exact Hessian: at tol=1e-4 the table's
+    # coefficients were 1.3e-3 (relative) from statsmodels' maximum-likelihood estimate
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust", tol=tol).fit(X, y)
+    ref = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
+    ours = _statsmodels_order(clf.summary()[["coef", "std_err"]], 6)
+    np.testing.assert_allclose(ours[..., 0], ref.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours[..., 1], ref.bse, rtol=1e-8)
+    # coef_ itself is polished: the same probabilities as statsmodels
+    np.testing.assert_allclose(
+        clf.predict_proba(X), ref.predict(sm.add_constant(X)), rtol=1e-8, atol=1e-12
+    )
+
+
+def _penalised_gradient(clf, X, T, C):
+    """Largest entry of the gradient of C * NLL + ||W||^2 / 2, computed here."""
+    Z = np.asarray(X) @ clf.coef_.T + clf.intercept_
+    if isinstance(clf, SoftmaxRegressionClassifier):
+        Q = np.exp(Z - logsumexp(Z, axis=1, keepdims=True))
+        T = (T[:, None] == clf.classes_).astype(float)
+    else:
+        Q = expit(Z)
+    G = Q - T
+    return max(np.abs(C * G.T @ np.asarray(X) + clf.coef_).max(), np.abs(C * G.sum(0)).max())
+
+
+def test_penalised_and_per_label_fits_are_polished_to_their_optimum(anes):
+    # raw ANES features (age in years, income in bins): L-BFGS at tol=1e-12 stops on
+    # its relative-decrease test with a gradient of 4e-4; the Newton steps go on to 1e-8
+    X, y, data = anes
+    Y = np.column_stack([y > 3, data["vote"] == 1]).astype(int)
+    for Estimator, T in [(SoftmaxRegressionClassifier, y), (SigmoidMultiLabelClassifier, Y)]:
+        polished = Estimator(C=0.5, cov_type="robust").fit(X, T)
+        plain = Estimator(C=0.5).fit(X, T)
+        assert _penalised_gradient(polished, X, T, 0.5) <= 1e-7
+        assert _penalised_gradient(plain, X, T, 0.5) >= 1e-4
+
+
+def test_a_covariance_too_large_is_refused_before_any_work():
+    from skmultinomial import _tuning
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 40)), np.arange(60) % 5
+    with _tuning.override(max_covariance_coefficients=100):
+        with pytest.raises(ValueError, match=r"164 x 164 .* more than the limit of 100"):
+            SoftmaxRegressionClassifier(cov_type="nonrobust").fit(X, y)
+    with _tuning.override(max_covariance_coefficients=40):
+        with pytest.raises(ValueError, match="41 coefficients per label"):
+            SigmoidMultiLabelClassifier(cov_type="nonrobust").fit(X, np.eye(5)[y][:, :3])
+    # the default limit, 4096 coefficients: a TF-IDF-sized problem fails at once
+    wide = np.zeros((5, 100_000))
+    wide[:, 0] = [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r"GiB a matrix"):
+        SoftmaxRegressionClassifier(cov_type="nonrobust").fit(wide, [0, 0, 1, 1, 2])

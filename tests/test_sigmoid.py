@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 from conftest import TIGHT, reference_class_weight
 from sklearn.datasets import make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
@@ -303,3 +304,21 @@ def test_binary_dict_class_weight_weighs_each_smoothed_term(cancer):
     np.testing.assert_allclose(by_list.coef_[0], by_dict.coef_[0], rtol=1e-8, atol=1e-10)
     softmax = SoftmaxRegressionClassifier(class_weight=cw, label_smoothing=eps, **TIGHT)
     np.testing.assert_allclose(softmax.fit(X, y).coef_, by_dict.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_threshold_with_multiclass_labels_is_refused(wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="threshold applies to per-label decisions"):
+        SigmoidMultiLabelClassifier(threshold=0.3).fit(X, y)
+    SigmoidMultiLabelClassifier(threshold=0.3).fit(X, (y == 1).astype(int))  # binary: used
+
+
+def test_messages_name_classes_as_written(wine, capsys):
+    X, y = wine
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    with pytest.warns(ConvergenceWarning) as caught:
+        SigmoidMultiLabelClassifier(max_iter=1, verbose=1).fit(X, names)
+    message = str(caught[0].message)
+    assert "class 'barbera', class 'barolo', class 'grignolino'" in message
+    out = capsys.readouterr().out
+    assert "[SigmoidMultiLabelClassifier, class 'barbera'] iter" in out and "np." not in out

@@ -103,9 +103,16 @@ def test_multilabel_pandas_targets(digits):
     pd = pytest.importorskip("pandas")
     X, y = digits
     Y = pd.DataFrame({"even": y % 2 == 0, "big": y > 4}).astype(int)
-    clf = SigmoidMultiLabelClassifier().fit(X, Y)
+    clf = SigmoidMultiLabelClassifier(cov_type="nonrobust").fit(X, Y)
     assert clf.predict(X).shape == (X.shape[0], 2)
-    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    # the columns name the labels, in classes_ and in the summary table
+    np.testing.assert_array_equal(clf.classes_, ["even", "big"])
+    with pytest.warns(UserWarning, match="std_err is 0 for the terms"):  # blank pixels
+        table = clf.summary()
+    assert list(table.index.get_level_values("label").unique()) == ["even", "big"]
+    np.testing.assert_array_equal(
+        SigmoidMultiLabelClassifier().fit(X, Y.to_numpy()).classes_, [0, 1]
+    )
 
 
 @pytest.mark.skipif(

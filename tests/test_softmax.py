@@ -323,3 +323,38 @@ def test_class_weight_naming_an_unknown_class_is_rejected(wine):
         ValueError, match=r"class_weight names classes that are not in the data: \[7\]"
     ):
         SoftmaxRegressionClassifier(class_weight={0: 1.0, 7: 2.0}).fit(X, y)
+
+
+def test_soft_target_columns_of_a_dataframe_name_the_classes(soft_wine):
+    pd = pytest.importorskip("pandas")
+    X, P = soft_wine
+    frame = pd.DataFrame(P, columns=["barolo", "grignolino", "barbera"])
+    clf = SoftmaxRegressionClassifier(cov_type="nonrobust", C=1.0).fit(X, frame)
+    np.testing.assert_array_equal(clf.classes_, ["barolo", "grignolino", "barbera"])
+    assert set(clf.predict(X)) <= {"barolo", "grignolino", "barbera"}
+    assert list(clf.summary().index.get_level_values("class").unique()) == [
+        "grignolino",
+        "barbera",
+    ]
+    named = SoftmaxRegressionClassifier(classes=["a", "b", "c"]).fit(X, frame)  # explicit wins
+    np.testing.assert_array_equal(named.classes_, ["a", "b", "c"])
+
+
+def test_classes_with_one_dimensional_labels_is_refused(wine):
+    X, y = wine
+    with pytest.raises(ValueError, match="classes= names the columns of 2-D target"):
+        SoftmaxRegressionClassifier(classes=[0, 1, 2]).fit(X, y)
+
+
+def test_messages_show_labels_as_written_not_numpy_reprs(wine):
+    X, y = wine
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    with pytest.raises(ValueError) as info:
+        SoftmaxRegressionClassifier(reference_class=np.str_("nebbiolo")).fit(X, names)
+    assert "reference_class='nebbiolo'" in str(info.value) and "np." not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        SoftmaxRegressionClassifier(class_weight={np.str_("nebbiolo"): 2.0}).fit(X, names)
+    assert "['nebbiolo']" in str(info.value) and "np." not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        SoftmaxRegressionClassifier().fit(X, np.full(len(y), np.int64(4)))
+    assert str(info.value).endswith("only one class: 4.")
