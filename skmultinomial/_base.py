@@ -5,8 +5,12 @@
 Dask array's chunks) and the :class:`~skmultinomial._objective.Objective` (whose
 docstring states the formula), and hands it to the
 :class:`~skmultinomial._solver.LBFGSSolver`. Subclasses only say how targets are encoded
-and how predictions and statistics are read off the logits, through the hooks declared
-at the end of :class:`_LinearNLLClassifier`.
+and how predictions and statistics are read off the logits: they implement
+``_encode_targets`` and ``predict_log_proba`` (declared at the end of
+:class:`_LinearNLLClassifier`) and the inference hooks of
+:class:`~skmultinomial._inference.InferenceMixin` (``_group_distributions``,
+``_summary_outputs``); ``_check_targets``, ``_hard_targets`` and ``_reference_index``
+have defaults.
 """
 
 from numbers import Integral, Real
@@ -35,13 +39,9 @@ class _LinearNLLClassifier(
 ):
     """Base of the linear classifiers fitted by penalised maximum likelihood.
 
-    The objective is that of ``_objective.Objective``. Subclasses implement
-    ``_encode_targets`` and the prediction methods; the other hooks have defaults.
+    The objective is that of ``_objective.Objective``; see the module docstring for
+    what subclasses provide.
     """
-
-    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int and ``loss_curve_`` a
-    #: list (else an array and a list per group).
-    _single_problem = False
 
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0, None, closed="right")],
@@ -340,6 +340,10 @@ class _LinearNLLClassifier(
 
         ``target_names`` are the column names of a 2-D pandas y, or None.
         """
+        raise NotImplementedError
+
+    def predict_log_proba(self, X):
+        """Log-probabilities of the classes (or labels), computed in log space."""
         raise NotImplementedError
 
     def _hard_targets(self, y):

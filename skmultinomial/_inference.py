@@ -110,7 +110,7 @@ class InferenceMixin:
                 self.C,
                 self.fit_intercept,
                 self.cov_type,
-                where=problem.group_name(g),
+                subject=self._separated_subject(problem.group_name(g)),
             )
             theta, cov, group_converged = result
             converged &= group_converged
@@ -179,16 +179,24 @@ class InferenceMixin:
         weights of the rows, at the group's logits ``Z`` (n_samples, width)."""
         raise NotImplementedError
 
+    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int, ``loss_curve_`` a
+    #: list and ``cov_params_`` one matrix (else an array, a list and a matrix per group).
+    _single_problem = False
+
     def _reference_index(self):
         """Which value of a group the summary's parameters are differences from."""
         return 0
+
+    def _separated_subject(self, group_name):
+        """What is separated, in the message: "samples", "samples for label 'a'"."""
+        return "samples" if group_name is None else f"samples for {group_name}"
 
     def _summary_outputs(self, g, free):
         """``(names, sign)``: what group g's rows of the summary are called, and +-1."""
         raise NotImplementedError
 
 
-def newton(X, theta, output_map, free, distributions, penalty, C, fit_intercept, cov_type, where):
+def newton(X, theta, output_map, free, distributions, penalty, C, fit_intercept, cov_type, subject):
     """Newton's method from ``theta`` to the optimum of ``NLL + theta.P.theta / (2 C)``.
 
     ``theta`` (m, n_terms) are a group's free parameters, the logits ``X~ (M theta)^T``
@@ -212,7 +220,7 @@ def newton(X, theta, output_map, free, distributions, penalty, C, fit_intercept,
     f, Q, T, s = state(theta)
     if not penalised and separated(Q, T, s):
         raise ValueError(
-            f"The {'classes' if where is None else 'samples of ' + where} are perfectly "
+            f"The {subject} are perfectly "
             "separated by the features (the fit classifies every training sample "
             "correctly), so the maximum-likelihood estimate does not exist and has no "
             "standard errors. Fit with a finite C for penalised (sandwich) standard errors."

@@ -92,6 +92,15 @@ class Problem:
         self.sample_weight = aligned_column_major(self.sample_weight)
         n = self.n_outputs
         self.groups = [np.array([j]) for j in range(n)] if self.link.separable else [np.arange(n)]
+        for g, total in enumerate(self.weight_totals()):
+            if not total > 0:  # checked here, before any work on X
+                name = self.group_name(g)
+                raise ValueError(
+                    "The sample weights, multiplied by the class weights, sum to zero"
+                    f"{'' if name is None else ' for ' + name}: there is nothing to fit. "
+                    "Give at least one sample of a class with non-zero class weight a "
+                    "positive sample_weight."
+                )
 
     def group_name(self, g):
         """How group ``g`` is named in messages ("label 3", "class 'setosa'"), or None."""
@@ -214,15 +223,6 @@ class Objective:
         self.n_features = rows.n_features
         self.width = len(self.groups[0])
         self.S = problem.weight_totals()
-        for g, total in enumerate(self.S):
-            if not total > 0:
-                name = problem.group_name(g)
-                raise ValueError(
-                    "The sample weights, multiplied by the class weights, sum to zero"
-                    f"{'' if name is None else ' for ' + name}: there is nothing to fit. "
-                    "Give at least one sample of a class with non-zero class weight a "
-                    "positive sample_weight."
-                )
         self.penalised = not np.isinf(C)
         self.alpha = 1.0 / (C * self.S) if self.penalised else None
         if _tuning.SETTINGS.precondition:

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from . import _tuning
 from ._loss import Workspace, aligned_column_major, chunk_loss_grad
 
-__all__ = ["InMemoryRows", "RowSource", "add_sums", "safe_scale"]
+__all__ = ["InMemoryRows", "RowSource", "add_sums", "safe_scale", "sum_in_order"]
 
 
 class RowSource:
@@ -182,16 +182,22 @@ class InMemoryRows(RowSource):
             return total
 
         pool_map = map if self._pool is None else self._pool.map
-        parts = list(pool_map(run, range(min(self.n_threads, len(self.blocks)))))
-        total = parts[0]
-        for part in parts[1:]:  # in worker order: the same order, the same result
-            total = add_sums(total, part)
-        return total
+        return sum_in_order(pool_map(run, range(min(self.n_threads, len(self.blocks)))))
 
 
 def add_sums(total, part):
     """``[loss, grad_W, grad_b]`` of two row sets added (``grad_b`` may be None)."""
     return [None if a is None else a + c for a, c in zip(total, part)]
+
+
+def sum_in_order(parts):
+    """The sums of several row sets added in the order given: the same order, the
+    same result, whichever part was computed first."""
+    parts = iter(parts)
+    total = next(parts)
+    for part in parts:
+        total = add_sums(total, part)
+    return total
 
 
 def safe_scale(column_max):

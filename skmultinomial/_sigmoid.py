@@ -66,21 +66,27 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         its negatives by ``n_samples / (2 n_neg_l)`` (counts weighted by
         ``sample_weight``); a list holds one dict
         ``{0: w_negative, 1: w_positive}`` per label (scikit-learn's multi-output
-        convention). For 1-D labels a dict ``{class_label: weight}`` weighs the samples
-        of each class, as in ``LogisticRegression``.
+        convention). For 1-D binary labels a dict ``{class_label: weight}`` weighs the
+        negative (``classes_[0]``) and positive (``classes_[1]``) terms, as
+        ``LogisticRegression`` and the two-class softmax do; for 1-D labels of 3 or more
+        classes it weighs the samples of each class in every one-vs-rest label.
     pos_weight : float, array-like of shape (n_labels,) or "balanced", default=None
         Extra weight of the positive examples in each label's loss, as PyTorch's
         ``BCEWithLogitsLoss(pos_weight=...)``; ``"balanced"`` uses
-        ``n_neg_l / n_pos_l``. It multiplies ``class_weight``.
+        ``n_neg_l / n_pos_l``, counts weighted by ``sample_weight`` (and, for 1-D labels
+        of 3 or more classes, by the samples' class weights). It multiplies
+        ``class_weight``.
     label_smoothing : float in [0, 1), default=0.0
         The binary analogue of PyTorch's label smoothing: targets become
         ``(1 - eps) * t + eps / 2``. Class and positive weights are computed from the
         targets before smoothing and then weigh the smoothed terms: the loss of an entry
-        is ``w_pos t' (-log q) + w_neg (1 - t') (-log(1 - q))`` with ``t'`` smoothed.
+        is ``w_pos t' (-log q) + w_neg (1 - t') (-log(1 - q))`` with ``t'`` smoothed. (A
+        dict of class weights on 1-D labels of 3 or more classes weighs whole samples,
+        both of their terms.)
     threshold : float or array-like of shape (n_labels,), default=0.5
         ``predict`` marks a label when its probability is strictly above the threshold
-        (one per label, or one for all). Ignored for 1-D labels of 3 or more classes,
-        where ``predict`` takes the most probable class.
+        (one per label, or one for all). For 1-D labels of 3 or more classes
+        ``predict`` takes the most probable class: a threshold other than 0.5 raises.
     cov_type : {"nonrobust", "robust"}, default=None
         Compute, at fit time, the covariance of each label's coefficients for
         :meth:`summary` (see ``SoftmaxRegressionClassifier``); the labels are
@@ -341,7 +347,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             0/1 indicator (int) for multi-label models, a CSR matrix when the model was
             fitted on a sparse Y (as ``OneVsRestClassifier``); class labels otherwise.
         """
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X)  # first: it checks that the model is fitted
         if self.y_type_ == "multiclass":
             return self.classes_[np.argmax(proba, axis=1)]
         if self.y_type_ == "binary":

@@ -268,6 +268,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             T = problem.T.astype(np.float64)
         return log_softmax(Z), T, s
 
+    def _separated_subject(self, group_name):
+        return "classes"
+
     def _summary_outputs(self, g, free):
         reference = self._reference_index()
         if self.classes_.size == 2:  # the single logit: classes_[1] against classes_[0]

@@ -61,23 +61,26 @@ class GroupResult:
 class _GroupState:
     """What one group's L-BFGS has done so far.
 
-    Only one thread touches a group's state at a time: the thread running that group's
-    L-BFGS, or the thread evaluating a batch while the group's thread waits for it.
+    Only the thread running that group's L-BFGS touches it (batched evaluations return
+    values; the group's own objective records them).
     """
 
     def __init__(self, x0):
         self.x, self.f = x0, np.nan
         self.n_iter = 0
         self.curve = []
-        self.best = None  # (f, x): the lowest finite point evaluated
+        self.best = None  # (f, x, grad): the lowest finite point evaluated
         self.last_grad = None
+        self.non_finite = False  # an evaluation gave NaN or infinity
         self.stop, self.message = None, ""
 
     def observe(self, x, f, grad):
         if not self.curve:
             self.curve.append(f)  # the first evaluation of a group is its start
-        if np.isfinite(f) and (self.best is None or f < self.best[0]):
-            self.best = (f, x.copy())
+        finite = np.isfinite(f) and np.all(np.isfinite(grad))
+        if finite and (self.best is None or f < self.best[0]):
+            self.best = (f, x.copy(), grad)
+        self.non_finite |= not finite
         self.last_grad = grad
 
 
@@ -90,10 +93,12 @@ class _GradientTestPassed(Exception):
 
 
 def _final_x(state):
-    """Where a group ends: its last point, or its best if L-BFGS broke down."""
-    if state.best is not None and not np.all(np.isfinite(state.x)):
-        return state.best[1]
-    return state.x
+    """Where a group ends: its last point, or its best if L-BFGS broke down (it ended
+    on non-finite numbers, or an evaluation gave some and the gradient test did not
+    pass: L-BFGS-B then stops as if the objective had stopped decreasing)."""
+    broke = not (np.all(np.isfinite(state.x)) and np.isfinite(state.f))
+    broke |= state.non_finite and state.stop != "gradient"
+    return state.best[1] if state.best is not None and broke else state.x
 
 
 def _max_abs(grad):
@@ -193,6 +198,7 @@ class LBFGSSolver:
         for g in unfinished:
             state = self.states[g]
             state.x, state.stop = _final_x(state), None
+            state.non_finite = False  # a new phase, in other arithmetic
         self.finished_in_float64 = unfinished
         self.run(self.objective.in_float64(), unfinished, 64 * np.finfo(np.float64).eps)
 
@@ -200,9 +206,9 @@ class LBFGSSolver:
         results = []
         for g, state in enumerate(self.states):
             if _final_x(state) is not state.x:
-                state.f, state.x = state.best
+                state.f, state.x, state.last_grad = state.best
                 state.stop = "breakdown"
-                state.message = "a step of non-finite numbers; the best point is kept"
+                state.message = "a step to non-finite numbers; the best point evaluated is kept"
             grad_max = np.nan if state.last_grad is None else _max_abs(state.last_grad)
             converged = state.stop in ("gradient", "decrease") or grad_max <= self.tol
             if state.curve and state.curve[-1] != state.f:
@@ -248,16 +254,6 @@ class LBFGSSolver:
             state.n_iter += 1
             self._after_iteration(g, float(intermediate_result.fun), intermediate_result.x)
 
-        if state.n_iter >= self.max_iter:
-            # scipy's L-BFGS-B takes one iteration even at maxiter=0: evaluate the start.
-            try:
-                state.f = fun(state.x)[0]
-            except _GradientTestPassed as stop:
-                state.f = stop.f
-                state.stop, state.message = "gradient", f"max|grad| <= tol={self.tol:g}"
-            else:
-                state.stop, state.message = "max_iter", f"max_iter={self.max_iter} reached"
-            return
         # The gradient test is ours (checked at every evaluation), so L-BFGS-B's is off.
         options = {
             "maxiter": self.max_iter - state.n_iter,
@@ -266,6 +262,11 @@ class LBFGSSolver:
             "ftol": ftol,
         }
         try:
+            if state.n_iter >= self.max_iter:
+                # scipy's L-BFGS-B takes one iteration even at maxiter=0: the start only
+                state.f = fun(state.x)[0]
+                state.stop, state.message = "max_iter", f"max_iter={self.max_iter} reached"
+                return
             result = minimize(
                 fun, state.x, method="L-BFGS-B", jac=True, options=options, callback=callback
             )
@@ -311,7 +312,7 @@ class LBFGSSolver:
 
 _STOP_WORDS = {
     "gradient": "the largest gradient entry is below tol",
-    "decrease": "an iteration lowered the objective by less than its rounding noise",
+    "decrease": "an iteration lowered the objective by less than ftol, its rounding noise",
     "max_iter": "max_iter reached",
     "max_evaluations": "too many evaluations",
     "line_search": "the line search found no lower point",

@@ -33,15 +33,13 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _tuning
 from ._loss import aligned_copy
-from ._rows import InMemoryRows, RowSource, add_sums
+from ._rows import InMemoryRows, RowSource, sum_in_order
 
 __all__ = ["DaskRows", "dask_aware", "is_dask_collection"]
-
-# An evaluation raises after this many seconds without any worker in the cluster.
-NO_WORKER_TIMEOUT = 60.0
 
 
 def is_dask_collection(obj):
@@ -60,15 +58,18 @@ def _dask_array_module():
 
 
 def _client():
-    """The current distributed client, or None (then the local threaded scheduler)."""
+    """The distributed client that Dask would compute with now, or None (local threads).
+
+    Dask's own choice: the default client, unless ``dask.config.set(scheduler=...)``
+    names another scheduler (``"threads"`` fits on this machine's threads).
+    """
     try:
-        from distributed import get_client
+        from dask.base import get_scheduler
+        from distributed import Client
     except ImportError:
         return None
-    try:
-        return get_client()
-    except ValueError:  # no client
-        return None
+    client = getattr(get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
 
 
 def as_dask_array(X, name="X"):
@@ -213,7 +214,12 @@ class DaskRows(RowSource):
             self._pool.shutdown()
             self._pool = None
         # Dropping the futures releases the chunks on the workers.
-        _tuning.record("rows", source="dask", n_chunks=len(self.chunks or ()))
+        _tuning.record(
+            "rows",
+            source="dask",
+            n_chunks=len(self.chunks or ()),
+            distributed=self.client is not None,
+        )
         self.chunks = None
 
     def _placement(self):
@@ -266,9 +272,10 @@ class DaskRows(RowSource):
                 alone_since = None
             else:
                 alone_since = alone_since or time.monotonic()
-                if time.monotonic() - alone_since > NO_WORKER_TIMEOUT:
+                timeout = _tuning.SETTINGS.dask_no_worker_timeout
+                if time.monotonic() - alone_since > timeout:
                     raise RuntimeError(
-                        f"The Dask cluster has had no workers for {NO_WORKER_TIMEOUT:g} s "
+                        f"The Dask cluster has had no workers for {timeout:g} s "
                         "during the fit: start workers, or fit in memory."
                     )
         failed = [f for f in futures if f.status == "error"]
@@ -314,10 +321,7 @@ class DaskRows(RowSource):
             for (_, indices), sums in zip(self._groups, self.client.gather(futures)):
                 for index, part in zip(indices, sums):
                     parts[index] = part
-        total = parts[0]
-        for part in parts[1:]:
-            total = add_sums(total, part)
-        return total
+        return sum_in_order(parts)
 
 
 def dask_aware(method):
@@ -346,7 +350,9 @@ def _predict_dask(estimator, method, X):
         with warnings.catch_warnings():
             # the names were checked above, on the whole collection
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return method(estimator, chunk)
+            out = method(estimator, chunk)
+        # a Dask array's blocks are ndarrays (a model fitted on a sparse Y predicts CSR)
+        return out.toarray() if sp.issparse(out) else out
 
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")

@@ -18,7 +18,7 @@ from kinds import (
 from sklearn.model_selection import GridSearchCV, KFold
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier, _tuning
 from skmultinomial.metrics import binary_cross_entropy_scorer
 
 
@@ -80,18 +80,24 @@ def blas_threads_restored():
 @pytest.mark.parametrize("kind", ["softmax", "sigmoid-multilabel"])
 def test_fits_in_threads_equal_sequential_fits(kind, wine, blas_threads_restored):
     # Separate estimators fitted at once on 4 threads (as GridSearchCV with a threading
-    # backend does): the same coefficients as one after the other. One data set is large
-    # enough for the driver's own block threads.
+    # backend does): the same coefficients as one after the other. One data set is
+    # fitted on block threads of its own (and, multi-label, with its labels batched).
     X, y = wine
     rng = np.random.default_rng(0)
-    X_big = rng.standard_normal((60_000, 15))
-    y_big = np.argmax(X_big[:, :3] + rng.standard_normal((60_000, 3)), axis=1)
+    X_big = rng.standard_normal((20_000, 15))
+    y_big = np.argmax(X_big[:, :3] + rng.standard_normal((20_000, 3)), axis=1)
     Estimator, T = _problem(kind, X, y)
     _, T_big = _problem(kind, X_big, y_big)
     jobs = [(C, X, T) for C in (0.1, 1.0, 10.0)] + [(1.0, X_big, T_big)]
-    sequential = [Estimator(C=C).fit(A, B) for C, A, B in jobs]
-    with ThreadPoolExecutor(4) as pool:
-        threaded = list(pool.map(lambda job: Estimator(C=job[0]).fit(job[1], job[2]), jobs))
+    big_path = {"threaded_work": 5 * 10**5, "batch_work": 10**5, "max_threads": 2}
+    with _tuning.override(**big_path, block_elements=3 * 2000):
+        sequential = [Estimator(C=C).fit(A, B) for C, A, B in jobs]
+        with ThreadPoolExecutor(4) as pool, _tuning.trace() as records:
+            threaded = list(pool.map(lambda j: Estimator(C=j[0]).fit(j[1], j[2]), jobs))
+    threads = sorted(facts["n_threads"] for kind_, facts in records if kind_ == "rows")
+    assert threads == [1, 1, 1, 2], threads  # the big fit ran on its own block threads
+    if kind == "sigmoid-multilabel":
+        assert sum(facts["batched"] for kind_, facts in records if kind_ == "solve") == 1
     for seq, thr in zip(sequential, threaded):
         np.testing.assert_array_equal(thr.coef_, seq.coef_)
         np.testing.assert_array_equal(thr.intercept_, seq.intercept_)

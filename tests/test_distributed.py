@@ -9,8 +9,14 @@ import pytest
 da = pytest.importorskip("dask.array", reason="the [dask] extra is not installed")
 distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 
+import dask  # noqa: E402
+
 import skmultinomial.distributed as skd  # noqa: E402
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier  # noqa: E402
+from skmultinomial import (  # noqa: E402
+    SigmoidMultiLabelClassifier,
+    SoftmaxRegressionClassifier,
+    _tuning,  # noqa: E402
+)
 
 TIGHT = {"tol": 1e-10, "max_iter": 2000}
 
@@ -73,12 +79,14 @@ def test_distributed_fit_equals_in_memory_fit(client, data, case):
     np.testing.assert_array_equal(first.intercept_, second.intercept_)
 
 
-def test_without_a_client_the_local_scheduler_fits(data, monkeypatch):
+def test_with_the_threaded_scheduler_the_chunks_are_fitted_locally(client, data):
+    # dask's own choice of scheduler decides: the session's client is not used here
     X, y, _, w = data
-    monkeypatch.setattr(skd, "_client", lambda: None)
-    local = SoftmaxRegressionClassifier(**TIGHT).fit(
-        da.from_array(X, chunks=CHUNKS), y, sample_weight=w
-    )
+    with dask.config.set(scheduler="threads"), _tuning.trace() as records:
+        local = SoftmaxRegressionClassifier(**TIGHT).fit(
+            da.from_array(X, chunks=CHUNKS), y, sample_weight=w
+        )
+    assert [facts["distributed"] for kind, facts in records if kind == "rows"] == [False]
     in_memory = SoftmaxRegressionClassifier(**TIGHT).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(local.coef_, in_memory.coef_, rtol=1e-6, atol=1e-6)
 
@@ -139,8 +147,8 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data,
 @pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the session cluster's
 def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
     X, y, _, _ = data
-    monkeypatch.setattr(skd, "NO_WORKER_TIMEOUT", 3.0)
     with (
+        _tuning.override(dask_no_worker_timeout=3.0),
         local_cluster(1) as cluster,
         distributed.Client(cluster) as lonely,
     ):
@@ -175,3 +183,24 @@ def test_without_dask_a_clear_import_error_names_the_extra(data, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.array", None)
     with pytest.raises(ImportError, match=r"pip install 'skmultinomial\[dask\]'"):
         SoftmaxRegressionClassifier().fit(Xd, y)
+
+
+def test_a_model_fitted_on_sparse_y_predicts_dense_blocks_of_a_dask_array(client, data):
+    import scipy.sparse as sp
+
+    X, y, _, _ = data
+    Y = np.column_stack([y == 0, y == 1, X[:, 0] > 0]).astype(int)
+    clf = SigmoidMultiLabelClassifier().fit(X, sp.csr_matrix(Y))
+    lazy = clf.predict(da.from_array(X, chunks=CHUNKS))
+    np.testing.assert_array_equal(lazy.compute(), clf.predict(X).toarray())
+    np.testing.assert_array_equal(lazy.sum(axis=0).compute(), clf.predict(X).toarray().sum(0))
+
+
+def test_weights_are_checked_before_the_chunks_are_built(client, data):
+    X, y, _, _ = data
+    X = X.copy()
+    X[700, 2] = np.nan  # never read: the weights fail first
+    with pytest.raises(ValueError, match="sum to zero"):
+        SoftmaxRegressionClassifier(class_weight=dict.fromkeys(range(4), 0.0)).fit(
+            da.from_array(X, chunks=CHUNKS), y
+        )

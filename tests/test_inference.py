@@ -235,3 +235,15 @@ def test_a_covariance_too_large_is_refused_before_any_work():
     wide[:, 0] = [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match=r"GiB a matrix"):
         SoftmaxRegressionClassifier(cov_type="nonrobust").fit(wide, [0, 0, 1, 1, 2])
+
+
+def test_separation_names_what_is_separated():
+    X = np.linspace(-3, 3, 60)[:, None]
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="^The classes are perfectly separated"):
+        SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    with pytest.raises(ValueError, match="^The samples are perfectly separated"):
+        SigmoidMultiLabelClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    Y = np.column_stack([y, np.arange(60) % 2])
+    with pytest.raises(ValueError, match="^The samples for label 0 are perfectly separated"):
+        SigmoidMultiLabelClassifier(C=np.inf, cov_type="nonrobust").fit(X, Y)

@@ -135,9 +135,8 @@ def test_weights_that_sum_to_zero_name_the_group():
     X, problem = _data("sigmoid-soft-weighted")
     s = problem.sample_weight.copy()
     s[:, 1] = 0.0
-    empty = Problem(problem.T, s, SIGMOID, 3, "label", ["a", "b", "c"])
     with pytest.raises(ValueError, match="sum to zero for label 'b'"):
-        _objective(X, empty, 1.0, True)
+        Problem(problem.T, s, SIGMOID, 3, "label", ["a", "b", "c"])
 
 
 def test_term_weights_fold_into_row_weights_and_targets():

@@ -322,3 +322,15 @@ def test_messages_name_classes_as_written(wine, capsys):
     assert "class 'barbera', class 'barolo', class 'grignolino'" in message
     out = capsys.readouterr().out
     assert "[SigmoidMultiLabelClassifier, class 'barbera'] iter" in out and "np." not in out
+
+
+def test_binary_dict_class_weight_and_balanced_pos_weight_equal_the_list_form(cancer):
+    # a dict on binary labels weighs the two terms, as the per-label list form does:
+    # pos_weight="balanced" then counts the samples by sample_weight only, as there
+    X, y = cancer
+    cw, w = {0: 3.0, 1: 0.5}, np.random.default_rng(0).uniform(0.5, 2.0, size=y.size)
+    by_dict = SigmoidMultiLabelClassifier(class_weight=cw, pos_weight="balanced", **TIGHT)
+    by_list = SigmoidMultiLabelClassifier(class_weight=[cw, cw], pos_weight="balanced", **TIGHT)
+    by_dict.fit(X, y, sample_weight=w)
+    by_list.fit(X, np.column_stack([y, y]), sample_weight=w)
+    np.testing.assert_allclose(by_dict.coef_[0], by_list.coef_[0], rtol=1e-8, atol=1e-10)

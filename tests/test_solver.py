@@ -195,3 +195,21 @@ def test_float32_finish_in_float64_shares_the_max_iter_budget():
         assert clf.n_iter_ <= max_iter
         assert len(clf.loss_curve_) <= clf.n_iter_ + 2
     assert clf.n_iter_ < 1000 and clf.coef_.dtype == np.float32
+
+
+def test_an_evaluation_of_non_finite_numbers_is_a_breakdown_not_convergence(wine, monkeypatch):
+    # L-BFGS-B stops after a NaN as if the objective had stopped decreasing; the solver
+    # calls it a breakdown and keeps the best point it evaluated
+    X, y = wine
+    calls, loss_grad = [], InMemoryRows.loss_grad
+
+    def poisoned(self, *args):  # a fault injected at the row source
+        calls.append(1)
+        loss, gW, gb = loss_grad(self, *args)
+        return (np.nan, gW * np.nan, gb * np.nan) if len(calls) == 8 else (loss, gW, gb)
+
+    monkeypatch.setattr(InMemoryRows, "loss_grad", poisoned)
+    (result,) = _solve(X, y, tol=1e-8, max_iter=100)
+    assert (result.stop, result.converged) == ("breakdown", False)
+    assert result.objective == min(v for v in result.curve if np.isfinite(v))
+    assert np.all(np.isfinite(result.coef))
