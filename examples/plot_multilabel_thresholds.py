@@ -42,8 +42,14 @@ for j, (ax, name) in enumerate(zip(axes, names)):
     thresholds.append(cut[best])
     ax.plot(recall, precision, lw=1.5)
     at_half = np.searchsorted(cut, 0.5)
-    ax.plot(recall[at_half], precision[at_half], "ks", label="threshold 0.5")
-    ax.plot(recall[best], precision[best], "r*", ms=12, label=f"best F1: {cut[best]:.2f}")
+    ax.plot(recall[at_half], precision[at_half], "ks", label=f"threshold 0.5: F1 {f1[at_half]:.2f}")
+    ax.plot(
+        recall[best],
+        precision[best],
+        "r*",
+        ms=12,
+        label=f"best F1 {f1[best]:.2f}, at threshold {cut[best]:.2f}",
+    )
     ax.set_title(name)
     ax.set_xlabel("recall (validation)")
     ax.legend(loc="lower left", fontsize=8)

@@ -48,9 +48,13 @@ print(f"best C by cross-validated log loss: {best:.3g} (log loss {mean.min():.4f
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3))
 left.semilogx(Cs, coefs, lw=1)
-left.axvline(best, color="k", ls="--", lw=1)
+# symmetric log scale: linear within +-0.1, logarithmic beyond, so that the paths near
+# the chosen C stay apart while the unpenalised end grows to hundreds
+left.set_yscale("symlog", linthresh=0.1)
+left.axvline(best, color="k", ls="--", lw=1, label=f"best C = {best:.3g}")
 left.set_xlabel("C (inverse penalty)")
-left.set_ylabel("coefficient (standardised features)")
+left.set_ylabel("coefficient (standardised features, symlog)")
+left.legend(loc="upper left")
 left.set_title("Coefficients along the path")
 right.semilogx(Cs, mean, marker="o", ms=3)
 right.fill_between(Cs, mean - std, mean + std, alpha=0.2)

@@ -54,6 +54,10 @@ for ax, values, title in [
     fig.colorbar(contour, ax=ax)
     ax.scatter(X[:, 0], X[:, 1], c=colors[y], s=6, edgecolors="k", linewidths=0.2)
     ax.set_title(title)
+for ax in axes[1]:
+    ax.set_xlabel("feature x1")
+for ax in axes[:, 0]:
+    ax.set_ylabel("feature x2")
 fig.suptitle("One distribution over the classes, or three independent sigmoids")
 fig.tight_layout()
 fig.savefig("plot_softmax_vs_sigmoids.png", dpi=90)

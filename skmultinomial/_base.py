@@ -106,12 +106,7 @@ class _LinearNLLClassifier(
         problem = self._encode_targets(y, sample_weight, names)
         if self.cov_type is not None:
             self._check_covariance_size(X, problem)  # before any work
-        init = None
-        if self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (
-            problem.n_outputs,
-            X.shape[1],
-        ):
-            init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        init, previous = self._warm_start(problem, X.shape[1])
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
         solver = LBFGSSolver(
             tol=self.tol,
@@ -124,6 +119,24 @@ class _LinearNLLClassifier(
         with _row_source(X, problem) as rows:
             objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
             results = solver.solve(objective, init)
+        self._set_fitted(X, problem, results)
+        if previous is not None:
+            self._warn_if_warm_start_stalled(problem, results, previous, X.dtype)
+        bridge.end()
+        return self
+
+    def _warm_start(self, problem, n_features):
+        """``(init, previous)``: the coefficients to start from (or None) and the
+        objective each group of the previous fit ended at."""
+        shape = (problem.n_outputs, n_features)
+        if not (self.warm_start and getattr(self, "coef_", np.empty(0)).shape == shape):
+            return None, None
+        init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
+        return init, [curve[-1] for curve in curves]
+
+    def _set_fitted(self, X, problem, results):
+        """The fitted attributes from the solver's results; statistics; warnings."""
         coef = np.vstack([r.coef for r in results])
         intercept = np.concatenate([r.intercept for r in results])
         n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
@@ -148,8 +161,33 @@ class _LinearNLLClassifier(
             self._warn_if_separated(X, problem, coef, intercept)
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
-        bridge.end()
-        return self
+
+    def _warn_if_warm_start_stalled(self, problem, results, previous, dtype):
+        """A warm start that already passes tol on a changed problem takes no step."""
+        rtol = 1e-12 if dtype == np.float64 else 1e-5  # the same problem: the same value
+        stalled = [
+            g
+            for g, (result, before) in enumerate(zip(results, previous))
+            if result.n_iter == 0
+            and result.stop == "gradient"
+            and not np.isclose(result.curve[0], before, rtol=rtol, atol=0.0)
+        ]
+        if not stalled:
+            return
+        name = problem.group_name(stalled[0])
+        where = (
+            ""
+            if name is None
+            else f" for {name}" + (f" and {len(stalled) - 1} more" if len(stalled) > 1 else "")
+        )
+        warn_at_caller(
+            f"warm_start: the previous coefficients already pass tol={self.tol:g} on this "
+            f"fit (C={self.C:g}){where}, so no iteration ran and they were kept. Where "
+            "the objective is flat (a weak penalty, nearly separable data) they can be far "
+            "from this fit's optimum: along a path of C, lower tol (e.g. 1e-8), or fit "
+            "without warm_start.",
+            ConvergenceWarning,
+        )
 
     def _validate_fit_data(self, X, y, sample_weight):
         """``validate_data`` and the sample weights, for in-memory or Dask X."""

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import type_of_target
 from ._base import _balanced, _LinearNLLClassifier
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 from ._objective import Problem, fold_term_weights, smooth
-from ._validation import shown, warn_at_caller
+from ._validation import integer_codes_hint, shown, warn_at_caller
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -402,6 +402,6 @@ def _indicator_or_probabilities(y):
             "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, n_labels) "
             "with entries in [0, 1]: a 0/1 indicator matrix, or the probability of each "
             f"label. Y[{row}, {col}] is {shown(Y[row, col])} ({type_of_target(Y)}). Encode "
-            "label sets with sklearn.preprocessing.MultiLabelBinarizer."
+            "label sets with sklearn.preprocessing.MultiLabelBinarizer." + integer_codes_hint(Y)
         )
     return Y

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 from ._objective import Problem, fold_term_weights, smooth
-from ._validation import shown
+from ._validation import integer_codes_hint, shown
 from .distributed import dask_aware
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -324,7 +324,7 @@ def _check_distributions(y, atol=1e-6):
     for bad, what in problems:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            hint = ""
+            hint = integer_codes_hint(P)
             if np.isin(P, (0, 1)).all():
                 hint = (
                     " It looks like a multi-label indicator matrix: for samples that carry "

@@ -51,3 +51,17 @@ def warn_at_caller(message, category):
 def _is_internal(module):
     # this package, and scikit-learn's _fit_context wrapper around fit
     return module in ("skmultinomial", "sklearn.base") or module.startswith("skmultinomial.")
+
+
+def integer_codes_hint(Y):
+    """A hint for 2-D targets of integers beyond {0, 1}: what cross_val_predict makes of
+    soft targets (it replaces each column of a 2-D y by its LabelEncoder codes)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.size and np.all(Y == np.round(Y)) and Y.max() > 1:
+        return (
+            " These look like integer codes: cross_val_predict(method='predict_proba') "
+            "replaces each column of a 2-D y by such codes before fitting, which destroys "
+            "soft targets; cross_validate(..., return_estimator=True, return_indices=True) "
+            "gives the same out-of-fold probabilities (see the README, 'Soft targets')."
+        )
+    return ""

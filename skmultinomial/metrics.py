@@ -17,13 +17,16 @@ labels per sample). All of them:
   something that happens): that is the value of the divergence, not an error. Clip Q
   yourself if you want a finite penalty instead;
 - average over samples, weighted by ``sample_weight``, or with ``average=False`` return
-  one value per sample.
+  one value per sample;
+- take 1-D class labels for P too, as their scorers do: one-hot rows over ``labels``
+  (default the sorted labels, as ``sklearn.metrics.log_loss``), or for the binary forms
+  the probability of ``labels[1]``.
 """
 
 import numpy as np
 from scipy.special import xlogy
 
-from ._validation import check_sample_weight
+from ._validation import check_sample_weight, shown
 
 __all__ = [
     "binary_cross_entropy",
@@ -57,6 +60,53 @@ def _rows(name, P, n_columns=None, binary=False):
     return P2
 
 
+def _as_distributions(P, n_columns, labels):
+    """1-D class labels as one-hot rows over ``labels`` (default: their sorted values)."""
+    P = np.asarray(P)
+    if P.ndim != 1:
+        return P
+    labels = np.unique(P) if labels is None else np.asarray(labels)
+    if labels.size != n_columns:
+        raise ValueError(
+            f"P holds 1-D class labels of {labels.size} classes ({shown(labels)}) but Q has "
+            f"{n_columns} columns: pass labels= with the classes of Q's columns, in order "
+            "(e.g. labels=estimator.classes_)."
+        )
+    unknown = ~np.isin(P, labels)
+    if unknown.any():
+        raise ValueError(f"P holds labels not in labels={shown(labels)}: {shown(P[unknown][0])}.")
+    return (P[:, None] == labels).astype(np.float64)
+
+
+def _as_probabilities(P, Q, labels):
+    """1-D binary class labels as the probability of the second class (and Q's column)."""
+    P, Q = np.asarray(P), np.asarray(Q)
+    if P.ndim != 1:
+        return P, Q
+    numeric = P.dtype.kind in "biuf"
+    if labels is None and numeric and np.all((P >= 0) & (P <= 1)):
+        return P, Q  # already probabilities (or 0/1)
+    labels = np.unique(P) if labels is None else np.asarray(labels)
+    if labels.size != 2:
+        raise ValueError(
+            f"1-D P holds class labels ({shown(labels)}): binary metrics need two classes, "
+            "or per-label probabilities in [0, 1]."
+        )
+    Q = Q[:, 1] if Q.ndim == 2 and Q.shape[1] == 2 else Q  # predict_proba of binary labels
+    return (P == labels[1]).astype(np.float64), Q
+
+
+def _pair(P, Q, labels, binary):
+    """P and Q as checked rows; P may be 1-D labels (see the module docstring)."""
+    if binary:
+        P, Q = _as_probabilities(P, Q, labels)
+    else:
+        Q = _rows("Q", Q)  # 2-D distributions, whatever P is
+        P = _as_distributions(P, Q.shape[1], labels)
+    P = _rows("P", P, binary=binary)
+    return P, _rows("Q", Q, P.shape, binary=binary)
+
+
 def _reduce(per_sample, sample_weight, average, base):
     if base is not None:
         per_sample = per_sample / np.log(base)
@@ -66,15 +116,19 @@ def _reduce(per_sample, sample_weight, average, base):
     return float(np.average(per_sample, weights=weights))
 
 
-def cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
+def cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Cross-entropy ``H(P, Q) = -sum_k p_k log q_k`` of each row of Q against P.
 
     Parameters
     ----------
-    P : array-like of shape (n_samples, n_classes)
-        Target distributions (non-negative rows summing to 1; one-hot for hard labels).
+    P : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Target distributions (non-negative rows summing to 1), or 1-D class labels (read
+        as one-hot rows over ``labels``).
     Q : array-like of shape (n_samples, n_classes)
         Model distributions, e.g. ``predict_proba(X)``.
+    labels : array-like of shape (n_classes,), default=None
+        For 1-D labels P: the classes of Q's columns, in order (``estimator.classes_``);
+        default the sorted labels found in P, as ``sklearn.metrics.log_loss``.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the average.
     average : bool, default=True
@@ -91,9 +145,10 @@ def cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
     >>> from skmultinomial.metrics import cross_entropy
     >>> round(cross_entropy([[0.8, 0.2]], [[0.7, 0.3]]), 4)
     0.5261
+    >>> round(cross_entropy(["cat", "dog"], [[0.7, 0.3], [0.4, 0.6]]), 4)  # labels
+    0.4338
     """
-    P = _rows("P", P)
-    Q = _rows("Q", Q, P.shape)
+    P, Q = _pair(P, Q, labels, binary=False)
     with np.errstate(divide="ignore"):
         per_sample = -xlogy(P, Q).sum(axis=1)
     return _reduce(per_sample, sample_weight, average, base)
@@ -102,19 +157,18 @@ def cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
 def entropy(P, *, sample_weight=None, average=True, base=None):
     """Entropy ``H(P) = -sum_k p_k log p_k`` of each row of P (``0 log 0 = 0``).
 
-    Parameters are those of :func:`cross_entropy`, without Q.
+    Parameters are those of :func:`cross_entropy`, without Q (and labels).
     """
     return cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
 
 
-def kl_divergence(P, Q, *, sample_weight=None, average=True, base=None):
+def kl_divergence(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Kullback-Leibler divergence ``KL(P || Q) = sum_k p_k log(p_k / q_k) >= 0``.
 
     Computed as ``H(P, Q) - H(P)`` term by term (``p log p - p log q``), so that it is
     exactly 0 where Q equals P. Parameters are those of :func:`cross_entropy`.
     """
-    P = _rows("P", P)
-    Q = _rows("Q", Q, P.shape)
+    P, Q = _pair(P, Q, labels, binary=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = xlogy(P, P) - xlogy(P, Q)
     return _reduce(np.maximum(terms.sum(axis=1), 0.0), sample_weight, average, base)
@@ -125,7 +179,7 @@ def _bernoulli(P):
     return np.stack([1 - P, P], axis=-1)
 
 
-def binary_cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
+def binary_cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Binary cross-entropy of per-label probabilities, summed over labels.
 
     ``-sum_l [p_l log q_l + (1 - p_l) log(1 - q_l)]`` per sample: the cross-entropy of
@@ -134,14 +188,18 @@ def binary_cross_entropy(P, Q, *, sample_weight=None, average=True, base=None):
     Parameters
     ----------
     P : array-like of shape (n_samples,) or (n_samples, n_labels)
-        Target probability of each label (0/1 for hard labels).
+        Target probability of each label (0/1 for hard labels), or 1-D binary class
+        labels of any type (read as the probability of ``labels[1]``).
     Q : array-like of the shape of P
-        Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model.
+        Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model;
+        for 1-D P also the two columns of a binary model's ``predict_proba``.
+    labels : array-like of shape (2,), default=None
+        For 1-D class labels P: the two classes, negative then positive
+        (``estimator.classes_``); default the sorted labels found in P.
     sample_weight, average, base
         As for :func:`cross_entropy`.
     """
-    P = _rows("P", P, binary=True)
-    Q = _rows("Q", Q, P.shape, binary=True)
+    P, Q = _pair(P, Q, labels, binary=True)
     with np.errstate(divide="ignore"):
         per_label = -xlogy(_bernoulli(P), _bernoulli(Q)).sum(axis=-1)
     return _reduce(per_label.sum(axis=1), sample_weight, average, base)
@@ -152,10 +210,9 @@ def binary_entropy(P, *, sample_weight=None, average=True, base=None):
     return binary_cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
 
 
-def binary_kl_divergence(P, Q, *, sample_weight=None, average=True, base=None):
+def binary_kl_divergence(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """KL divergence of independent Bernoulli labels, summed over labels (``>= 0``)."""
-    P = _rows("P", P, binary=True)
-    Q = _rows("Q", Q, P.shape, binary=True)
+    P, Q = _pair(P, Q, labels, binary=True)
     B = _bernoulli(P)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = (xlogy(B, B) - xlogy(B, _bernoulli(Q))).sum(axis=-1)
@@ -179,14 +236,9 @@ class _ProbabilityScorer:
     def __call__(self, estimator, X, y_true, sample_weight=None):
         proba = estimator.predict_proba(X)
         y_true = np.asarray(y_true)
-        if self.metric is cross_entropy and y_true.ndim == 1:
-            # class labels: their one-hot distributions over the estimator's classes_
-            y_true = (y_true[:, None] == estimator.classes_).astype(np.float64)
-        elif self.metric is binary_cross_entropy and y_true.ndim == 1:
-            # binary labels: the probability of classes_[1]
-            y_true = (y_true == estimator.classes_[1]).astype(np.float64)
-            proba = proba[:, 1]
-        return -self.metric(y_true, proba, sample_weight=sample_weight)
+        # 1-D class labels are read over the estimator's classes_
+        labels = estimator.classes_ if y_true.ndim == 1 else None
+        return -self.metric(y_true, proba, labels=labels, sample_weight=sample_weight)
 
 
 #: Scorer for ``scoring=``: minus the mean cross-entropy of ``predict_proba`` against

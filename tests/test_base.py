@@ -207,3 +207,17 @@ def test_warnings_point_at_the_callers_line(make_warning, wine):
         warnings.filterwarnings("error", module="test_base")
         with pytest.raises(Warning):
             make_warning(X, y)
+
+
+def test_a_warm_start_that_takes_no_step_on_a_changed_problem_warns(cancer):
+    # along increasing C the previous optimum passes tol at the start: the fit would keep
+    # coefficients far from a cold fit's, silently (as LogisticRegression does)
+    X, y = cancer
+    clf = SoftmaxRegressionClassifier(warm_start=True, C=1000.0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="no iteration ran") as caught:
+        clf.set_params(C=10_000.0).fit(X, y)
+    assert clf.n_iter_ == 0 and caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)  # the same problem again: its own optimum, nothing to say
+    assert clf.n_iter_ == 0

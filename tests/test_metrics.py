@@ -203,3 +203,27 @@ def test_scorers_on_hard_labels_equal_neg_log_loss():
         binary_cross_entropy_scorer(multi, X, Y),
         -sum(log_loss(Y[:, j], multi.predict_proba(X)[:, j]) for j in range(4)),
     )
+
+
+def test_metrics_take_the_labels_their_scorers_take():
+    # the scorers accepted 1-D labels; the metrics refused them
+    from sklearn.metrics import log_loss
+
+    from skmultinomial.metrics import binary_cross_entropy, cross_entropy, kl_divergence
+
+    rng = np.random.default_rng(4)
+    y = rng.choice(np.array(["ant", "bee", "cat"]), size=40)
+    Q = rng.dirichlet(np.ones(3), size=40)
+    np.testing.assert_allclose(cross_entropy(y, Q), log_loss(y, Q), rtol=1e-12)
+    order = ["cat", "bee", "ant"]  # Q's columns in another order, said so by labels
+    np.testing.assert_allclose(cross_entropy(y, Q[:, ::-1], labels=order), log_loss(y, Q))
+    assert kl_divergence(y, Q) == pytest.approx(log_loss(y, Q))  # a one-hot P has H(P) = 0
+    with pytest.raises(ValueError, match="pass labels="):
+        cross_entropy(y[y != "cat"], Q)
+    b = np.where(y == "cat", "yes", "no")
+    q = rng.random(40)
+    expected = log_loss(b == "yes", q)
+    np.testing.assert_allclose(binary_cross_entropy(b, q), expected, rtol=1e-12)
+    two_columns = np.column_stack([1 - q, q])  # predict_proba of a binary model
+    np.testing.assert_allclose(binary_cross_entropy(b, two_columns, labels=["no", "yes"]), expected)
+    np.testing.assert_allclose(binary_cross_entropy((b == "yes").astype(float), q), expected)

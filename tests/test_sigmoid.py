@@ -334,3 +334,11 @@ def test_binary_dict_class_weight_and_balanced_pos_weight_equal_the_list_form(ca
     by_dict.fit(X, y, sample_weight=w)
     by_list.fit(X, np.column_stack([y, y]), sample_weight=w)
     np.testing.assert_allclose(by_dict.coef_[0], by_list.coef_[0], rtol=1e-8, atol=1e-10)
+
+
+def test_soft_labels_destroyed_by_cross_val_predict_are_explained(soft_multilabel):
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    X, P = soft_multilabel[:2]
+    with pytest.raises(ValueError, match="integer codes"):
+        cross_val_predict(SigmoidMultiLabelClassifier(), X, P, cv=KFold(3), method="predict_proba")

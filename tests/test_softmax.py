@@ -358,3 +358,13 @@ def test_messages_show_labels_as_written_not_numpy_reprs(wine):
     with pytest.raises(ValueError) as info:
         SoftmaxRegressionClassifier().fit(X, np.full(len(y), np.int64(4)))
     assert str(info.value).endswith("only one class: 4.")
+
+
+def test_soft_targets_destroyed_by_cross_val_predict_are_explained(soft_wine):
+    # cross_val_predict(method="predict_proba") replaces each column of a 2-D y by its
+    # integer codes; the fit said "row 0 sums to 212, not 1" and no more
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    X, P = soft_wine
+    with pytest.raises(ValueError, match="cross_validate"):
+        cross_val_predict(SoftmaxRegressionClassifier(), X, P, cv=KFold(3), method="predict_proba")
