@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import type_of_target
 from ._base import _balanced, _LinearNLLClassifier
 from ._loss import SIGMOID, binary_log_proba, log_softmax
 from ._objective import Problem, fold_term_weights, smooth
-from ._validation import integer_codes_hint, shown, warn_at_caller
+from ._validation import integer_codes_hint, per_label, shown, warn_at_caller
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -286,23 +286,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             np.divide(n_neg, n_pos, out=ratio, where=(n_pos > 0) & (n_neg > 0))
             w_pos *= ratio
         elif self.pos_weight is not None:
-            w_pos *= self._per_label("pos_weight", self.pos_weight, n_labels)
+            w_pos *= per_label("pos_weight", self.pos_weight, n_labels)
         return w_pos, w_neg
-
-    @staticmethod
-    def _per_label(name, value, n_labels, low=0.0, high=np.inf, closed=True):
-        """A scalar or per-label parameter as an array of shape (n_labels,), checked."""
-        value = np.asarray(value, dtype=np.float64)
-        if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != n_labels):
-            raise ValueError(
-                f"{name} must be a scalar or have one entry per label ({n_labels}), "
-                f"got shape {value.shape}."
-            )
-        inside = (value >= low) & (value <= high) if closed else (value > low) & (value < high)
-        if not np.all(inside & np.isfinite(value)):
-            bounds = f"[{low:g}, inf)" if closed else f"({low:g}, {high:g})"
-            raise ValueError(f"{name} must lie in {bounds}, got {value}.")
-        return np.broadcast_to(value, (n_labels,))
 
     _summary_output_name = "label"
 
@@ -326,7 +311,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     def _thresholds(self, n_labels=None):
         """``threshold`` as one value per label, checked."""
         n_labels = self.coef_.shape[0] if n_labels is None else n_labels
-        return self._per_label("threshold", self.threshold, n_labels, 0.0, 1.0, False)
+        return per_label("threshold", self.threshold, n_labels, 0.0, 1.0, False)
 
     @dask_aware
     def predict(self, X):

@@ -65,3 +65,18 @@ def integer_codes_hint(Y):
             "gives the same out-of-fold probabilities (see the README, 'Soft targets')."
         )
     return ""
+
+
+def per_label(name, value, n_labels, low=0.0, high=np.inf, closed=True):
+    """A scalar or per-label parameter as an array of shape (n_labels,), checked."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != n_labels):
+        raise ValueError(
+            f"{name} must be a scalar or have one entry per label ({n_labels}), "
+            f"got shape {value.shape}."
+        )
+    inside = (value >= low) & (value <= high) if closed else (value > low) & (value < high)
+    if not np.all(inside & np.isfinite(value)):
+        bounds = f"[{low:g}, inf)" if closed else f"({low:g}, {high:g})"
+        raise ValueError(f"{name} must lie in {bounds}, got {value}.")
+    return np.broadcast_to(value, (n_labels,))
