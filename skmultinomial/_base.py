@@ -18,24 +18,23 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from . import _tuning
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
-from ._inference import InferenceMixin, separated
+from ._diagnostics import FitDiagnosticsMixin
+from ._inference import InferenceMixin
 from ._objective import Objective
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
-from ._validation import check_sample_weight, shown, target_names, warn_at_caller
+from ._validation import check_sample_weight, shown, target_names
 from .distributed import DaskRows, dask_aware, is_dask_collection
 
 
 class _LinearNLLClassifier(
-    InferenceMixin, CallbackSupportMixin, LinearClassifierMixin, BaseEstimator
+    FitDiagnosticsMixin, InferenceMixin, CallbackSupportMixin, LinearClassifierMixin, BaseEstimator
 ):
     """Base of the linear classifiers fitted by penalised maximum likelihood.
 
@@ -107,23 +106,46 @@ class _LinearNLLClassifier(
         if self.cov_type is not None:
             self._check_covariance_size(X, problem)  # before any work
         init, previous = self._warm_start(problem, X.shape[1])
-        bridge = _CallbackBridge(self, X, y, sample_weight, problem)
-        solver = LBFGSSolver(
-            tol=self.tol,
-            max_iter=self.max_iter,
-            verbose=self.verbose,
-            label=type(self).__name__,
-            on_iteration=bridge.on_iteration,
-            on_group_end=bridge.on_group_end,
-        )
-        with _row_source(X, problem) as rows:
-            objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
-            results = solver.solve(objective, init)
-        self._set_fitted(X, problem, results)
+        results = self._fit_problem(X, y, sample_weight, problem, self.C, init)
         if previous is not None:
             self._warn_if_warm_start_stalled(problem, results, previous, X.dtype)
-        bridge.end()
         return self
+
+    def _fit_problem(self, X, y, sample_weight, problem, C, init, relative=False):
+        """Fit an encoded problem from ``init`` (or zeros) and set the fitted attributes.
+
+        ``C`` is one value for all groups, or one per group (the labels of a
+        cross-validated sigmoid): the groups that share a C are fitted together.
+        ``relative`` holds a warm start to the relative gradient test
+        (``_solver.py``). Returns the solver's results, one per group.
+        """
+        bridge = _CallbackBridge(self, X, y, sample_weight, problem)
+        C = np.broadcast_to(np.asarray(C, dtype=np.float64), (len(problem.groups),))
+        results = [None] * len(problem.groups)
+        for value in dict.fromkeys(C.tolist()):  # each C once, in order
+            groups = np.flatnonzero(C == value)
+            part = problem.subset(groups=groups) if groups.size < C.size else problem
+            solver = LBFGSSolver(
+                tol=self.tol,
+                max_iter=self.max_iter,
+                verbose=self.verbose,
+                label=type(self).__name__,
+                on_iteration=_renumbered(bridge.on_iteration, groups),
+                on_group_end=_renumbered(bridge.on_group_end, groups),
+                relative_warm_start=relative,
+            )
+            if init is not None and part is not problem:
+                outputs = np.concatenate([problem.groups[g] for g in groups])
+                part_init = (init[0][outputs], init[1][outputs])
+            else:
+                part_init = init
+            with _row_source(X, part) as rows:
+                objective = Objective(rows, part, C=value, fit_intercept=self.fit_intercept)
+                for g, result in zip(groups, solver.solve(objective, part_init)):
+                    results[g] = result
+        self._set_fitted(X, problem, results, C)
+        bridge.end()
+        return results
 
     def _warm_start(self, problem, n_features):
         """``(init, previous)``: the coefficients to start from (or None) and the
@@ -135,8 +157,11 @@ class _LinearNLLClassifier(
         curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
         return init, [curve[-1] for curve in curves]
 
-    def _set_fitted(self, X, problem, results):
-        """The fitted attributes from the solver's results; statistics; warnings."""
+    def _set_fitted(self, X, problem, results, C):
+        """The fitted attributes from the solver's results; statistics; warnings.
+
+        ``C`` holds the C of each group.
+        """
         coef = np.vstack([r.coef for r in results])
         intercept = np.concatenate([r.intercept for r in results])
         n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
@@ -153,41 +178,14 @@ class _LinearNLLClassifier(
                     "cov_type needs the Hessian over the training data, which is computed "
                     "in memory: fit a Dask collection with cov_type=None."
                 )
-            coef, intercept, polished = self._fit_inference(X, problem, coef, intercept)
+            coef, intercept, polished = self._fit_inference(X, problem, coef, intercept, C)
         failed = [(g, r) for g, r in enumerate(results) if not r.converged]
         if failed and not polished:
             self._warn_not_converged(problem, failed)
-        elif np.isinf(self.C) and not is_dask_collection(X):
-            self._warn_if_separated(X, problem, coef, intercept)
+        elif np.isinf(C).any() and not is_dask_collection(X):
+            self._warn_if_separated(X, problem, coef, intercept, np.flatnonzero(np.isinf(C)))
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = intercept.astype(X.dtype)
-
-    def _warn_if_warm_start_stalled(self, problem, results, previous, dtype):
-        """A warm start that already passes tol on a changed problem takes no step."""
-        rtol = 1e-12 if dtype == np.float64 else 1e-5  # the same problem: the same value
-        stalled = [
-            g
-            for g, (result, before) in enumerate(zip(results, previous))
-            if result.n_iter == 0
-            and result.stop == "gradient"
-            and not np.isclose(result.curve[0], before, rtol=rtol, atol=0.0)
-        ]
-        if not stalled:
-            return
-        name = problem.group_name(stalled[0])
-        where = (
-            ""
-            if name is None
-            else f" for {name}" + (f" and {len(stalled) - 1} more" if len(stalled) > 1 else "")
-        )
-        warn_at_caller(
-            f"warm_start: the previous coefficients already pass tol={self.tol:g} on this "
-            f"fit (C={self.C:g}){where}, so no iteration ran and they were kept. Where "
-            "the objective is flat (a weak penalty, nearly separable data) they can be far "
-            "from this fit's optimum: along a path of C, lower tol (e.g. 1e-8), or fit "
-            "without warm_start.",
-            ConvergenceWarning,
-        )
 
     def _validate_fit_data(self, X, y, sample_weight):
         """``validate_data`` and the sample weights, for in-memory or Dask X."""
@@ -212,56 +210,6 @@ class _LinearNLLClassifier(
             X = X.copy()
             X.sum_duplicates()
         return X, y, sample_weight
-
-    def _logits(self, X, coef, intercept):
-        """``X @ coef.T + intercept`` in float64 for validated X, shape (n_samples, n_outputs)."""
-        return np.asarray(X @ coef.T.astype(np.float64)) + intercept
-
-    def _warn_if_separated(self, X, problem, coef, intercept):
-        """Unpenalised fits of separable data have no optimum: say so, once."""
-        groups = [
-            g
-            for g, Q, T, s in self._distributions_at(X, problem, coef, intercept)
-            if separated(Q, T, s)
-        ]
-        if groups:
-            names = [problem.group_name(g) for g in groups]
-            where = "" if names == [None] else " for " + ", ".join(names)
-            warn_at_caller(
-                f"The training data are perfectly separated{where}: without a penalty "
-                "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
-                "coefficients are wherever L-BFGS stopped (they grow without bound with "
-                "a tighter tol). Use a finite C.",
-                ConvergenceWarning,
-            )
-
-    def _warn_not_converged(self, problem, failed):
-        """One ConvergenceWarning for all the groups (labels) that did not converge."""
-        g, result = failed[0]
-        if result.stop == "max_iter":
-            advice = (
-                f"Increase max_iter (now {self.max_iter}). Fits that need many iterations "
-                "are usually weakly penalised fits of (nearly) separable data, where the "
-                "optimum is far out: a smaller C converges sooner."
-            )
-        else:
-            advice = (
-                "The line search could not lower the objective further: the fit is at "
-                f"the limit of floating-point precision before reaching tol={self.tol:g}. "
-                "A larger tol avoids this."
-            )
-        name = problem.group_name(g)
-        where = "" if name is None else f" for {name}"
-        if len(failed) > 1:
-            shown = ", ".join(problem.group_name(g) for g, _ in failed[:5])
-            more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-            plural = {"label": "labels", "class": "classes"}[problem.group_kind]
-            where = f" for {len(failed)} of {len(problem.groups)} {plural} ({shown}{more})"
-        warn_at_caller(
-            f"L-BFGS did not converge{where} after {result.n_iter} iteration(s) "
-            f"({result.message}). {advice}",
-            ConvergenceWarning,
-        )
 
     def _encode_classes(self, y):
         """Set ``classes_`` from 1-D labels; return the class index of each sample."""
@@ -373,10 +321,13 @@ class _LinearNLLClassifier(
     def _check_targets(self, y, y_shape):
         """Reject target kinds the estimator does not model, before validation."""
 
-    def _encode_targets(self, y, sample_weight, target_names):
+    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
         """Set ``classes_`` (and the like) from validated y; return the ``Problem``.
 
-        ``target_names`` are the column names of a 2-D pandas y, or None.
+        ``target_names`` are the column names of a 2-D pandas y, or None. With
+        ``as_given``, the targets as they are, weighted by ``sample_weight`` alone:
+        without label smoothing, class or positive weights (what a score compares the
+        model's probabilities with).
         """
         raise NotImplementedError
 
@@ -389,11 +340,17 @@ class _LinearNLLClassifier(
         return y
 
 
+def _renumbered(hook, groups):
+    """A solver hook ``hook(g, ...)`` of a problem's groups, called by the solver of a
+    part of them (``groups``, numbered from 0 there); None stays None."""
+    if hook is None:
+        return None
+    return lambda g, *args: hook(int(groups[g]), *args)
+
+
 def _row_source(X, problem):
     """Where the objective's sums over rows are computed: in memory, or on Dask workers."""
-    width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
-    Rows = DaskRows if is_dask_collection(X) else InMemoryRows
-    return Rows(X, problem.T, problem.sample_weight, width)
+    return (DaskRows if is_dask_collection(X) else InMemoryRows).for_problem(X, problem)
 
 
 def _balanced(counts):

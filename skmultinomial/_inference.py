@@ -85,8 +85,9 @@ class InferenceMixin:
             )
         return summary_table(*self._summary_, alpha)
 
-    def _fit_inference(self, X, problem, coef, intercept):
-        """Newton steps to the optimum, then the covariance, group by group.
+    def _fit_inference(self, X, problem, coef, intercept, C):
+        """Newton steps to the optimum, then the covariance, group by group (``C[g]``
+        the C of group g).
 
         Returns ``(coef, intercept, converged)`` at the polished optimum and sets
         ``cov_params_`` and the summary's table of the fit.
@@ -107,7 +108,7 @@ class InferenceMixin:
                 free,
                 lambda Z, g=g: self._group_distributions(Z, problem, g),
                 L2Penalty.hessian(output_map, n_features, self.fit_intercept),
-                self.C,
+                C[g],
                 self.fit_intercept,
                 self.cov_type,
                 subject=self._separated_subject(problem.group_name(g)),

@@ -39,6 +39,10 @@ from ._validation import shown
 __all__ = ["L2Penalty", "Objective", "Preconditioner", "Problem", "fold_term_weights", "smooth"]
 
 
+def _max_abs(a):
+    return float(np.max(np.abs(a), initial=0.0))
+
+
 def smooth(T, eps, n_values):
     """Label smoothing: ``(1 - eps) T + eps / n_values`` (T itself when eps is 0)."""
     return T if eps == 0 else (1 - eps) * T + eps / n_values
@@ -107,6 +111,21 @@ class Problem:
         if self.group_kind is None:
             return None
         return f"{self.group_kind} {shown(self.group_labels[g])}"
+
+    def subset(self, rows=None, groups=None):
+        """The problem on some of its rows (indices) and groups (a fold, or the labels
+        fitted at one C); all of them by default."""
+        T, s, labels = self.T, self.sample_weight, self.group_labels
+        n_outputs = self.n_outputs
+        if groups is not None and len(groups) < len(self.groups):
+            # only separable links have several groups: one output each
+            outputs = np.concatenate([self.groups[g] for g in groups])
+            T, n_outputs = T[:, outputs], outputs.size
+            s = s[:, outputs] if s.ndim == 2 else s
+            labels = [labels[g] for g in groups]
+        if rows is not None:
+            T, s = T[rows], s[rows]
+        return Problem(T, s, self.link, n_outputs, self.group_kind, labels)
 
     def weight_totals(self):
         """``S_g`` of each group, float64."""
@@ -223,27 +242,70 @@ class Objective:
         self.n_features = rows.n_features
         self.width = len(self.groups[0])
         self.S = problem.weight_totals()
+        # Moments weighted like the objective, so that weighted data and repeated rows
+        # get the same preconditioner (and so the same iterates).
+        self.moments = None
+        if _tuning.SETTINGS.precondition:
+            self.moments = rows.moments(problem.row_weights())
+        self._at_zero = {}  # the data term's gradient at zero, shared with at()'s copies
+        self._penalise(C)
+
+    def _penalise(self, C):
+        """The parts that depend on C: the penalty's weight and the preconditioner."""
+        self.C = C
         self.penalised = not np.isinf(C)
         self.alpha = 1.0 / (C * self.S) if self.penalised else None
-        if _tuning.SETTINGS.precondition:
-            # Moments weighted like the objective, so that weighted data and repeated
-            # rows get the same preconditioner (and so the same iterates).
-            curvature = self.link.curvature_at_zero(self.width)
-            floor = 1.0 / (C * np.max(self.S) * curvature) if self.penalised else 0.0
-            moments = rows.moments(problem.row_weights())
-            self.preconditioner = Preconditioner(moments, fit_intercept, floor)
-        else:
+        if self.moments is None:
             self.preconditioner = Preconditioner.identity(self.n_features)
+            return
+        curvature = self.link.curvature_at_zero(self.width)
+        floor = 1.0 / (C * np.max(self.S) * curvature) if self.penalised else 0.0
+        self.preconditioner = Preconditioner(self.moments, self.fit_intercept, floor)
 
     @property
     def n_groups(self):
         return len(self.groups)
+
+    def at(self, C):
+        """This objective at another ``C``: the same rows, targets and moments (a path)."""
+        other = copy.copy(self)
+        other._penalise(C)
+        return other
 
     def in_float64(self):
         """This objective with its data term computed in float64 arithmetic."""
         other = copy.copy(self)
         other.dtype = np.dtype(np.float64)
         return other
+
+    def gradient_at_zero(self):
+        """``max|grad f_g|`` at zero coefficients, where a fit without warm start begins.
+
+        One value per group, in the preconditioned parameters of this C. The data
+        term's gradient there does not depend on C (nor does the penalty's, which is
+        zero): it is summed over the rows once and shared by :meth:`at`'s copies.
+        """
+        if self.dtype not in self._at_zero:
+            batch = min(self.n_groups, _tuning.SETTINGS.max_batch)
+            sums = []
+            for first in range(0, self.n_groups, batch):
+                outputs = np.concatenate(self.groups[first : first + batch])
+                W = np.zeros((outputs.size, self.n_features), self.dtype)
+                b = np.zeros(outputs.size, self.dtype) if self.fit_intercept else None
+                every = outputs.size == self.problem.n_outputs
+                sums.append(self.rows.loss_grad(W, b, None if every else outputs, self.link)[1:])
+            self._at_zero[self.dtype] = [
+                np.concatenate(part) if part[0] is not None else None for part in zip(*sums)
+            ]
+        gW, gb = self._at_zero[self.dtype]
+        scales = []
+        for g, rows in enumerate(self.groups):
+            S = self.S[g]
+            tW, tb = self.preconditioner.grad_to_theta(
+                gW[rows].astype(np.float64) / S, None if gb is None else gb[rows] / S
+            )
+            scales.append(max(_max_abs(tW), 0.0 if tb is None else _max_abs(tb)))
+        return np.array(scales)
 
     def unpack(self, x):
         """``(theta_W, theta_b)`` of a flat parameter vector (``theta_b`` None)."""

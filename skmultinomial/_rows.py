@@ -41,6 +41,13 @@ class RowSource:
     n_features: int
     dtype: np.dtype
 
+    @classmethod
+    def for_problem(cls, X, problem):
+        """The source of X's rows with a problem's targets and weights, its buffers
+        sized for the largest batch of groups the solver evaluates at once."""
+        width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
+        return cls(X, problem.T, problem.sample_weight, width)
+
     def __enter__(self):
         return self
 

@@ -195,7 +195,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, sample_weight, target_names):
+    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
         s = sample_weight
         if y.ndim == 2:
             Y = _indicator_or_probabilities(y)
@@ -211,7 +211,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         else:
             codes = self._encode_classes(y)
             n_classes = self.classes_.size
-            if isinstance(self.class_weight, dict) and n_classes > 2:
+            if isinstance(self.class_weight, dict) and n_classes > 2 and not as_given:
                 # one-vs-rest: each sample weighed by its class's weight in every label
                 s = s * self._class_weights(None)[codes]
             if n_classes == 2:
@@ -232,9 +232,11 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         self._thresholds(Y.shape[1])  # a bad per-label threshold fails at fit, not predict
         self.sparse_input_ = sp.issparse(y)
         Y = Y.astype(s.dtype)
+        labels = list(self.classes_) if kind is not None else [None]
+        if as_given:
+            return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
         w_pos, w_neg = self._label_weights(Y, s)
         Y = smooth(Y, self.label_smoothing, 2)
-        labels = list(self.classes_) if kind is not None else [None]
         if np.all(w_pos == 1) and np.all(w_neg == 1):
             return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
         # A label's (negative, positive) terms weighed: a weight per entry, new targets.

@@ -188,7 +188,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         if len(y_shape) == 2 and y_shape[1] > 1:
             _check_distributions(y)
 
-    def _encode_targets(self, y, sample_weight, target_names):
+    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
         dtype = sample_weight.dtype
         if y.ndim == 2:
             # Target distributions: renormalised so that each row sums to 1 exactly
@@ -212,9 +212,10 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         reference = self.classes_[0] if self.reference_class is None else self.reference_class
         self.reference_class_ = self.classes_[self._reference_index(reference)]
         n_classes = self.classes_.size
-        class_weight = self._class_weights(counts)
+        class_weight = None if as_given else self._class_weights(counts)
+        eps = 0.0 if as_given else self.label_smoothing
         s = sample_weight
-        if T is None and self.label_smoothing == 0:
+        if T is None and eps == 0:
             # Hard labels: class indices, the class weight a weight of the sample.
             if class_weight is not None:
                 s = s * class_weight[codes].astype(dtype)
@@ -223,7 +224,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             return Problem(codes, s, SOFTMAX, n_classes)
         if T is None:
             T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
-        T = smooth(T, self.label_smoothing, n_classes)
+        T = smooth(T, eps, n_classes)
         if class_weight is not None:
             # each class's term weighed: a weight per sample, reweighted distributions
             T, w = fold_term_weights(T, class_weight.astype(dtype))

@@ -20,6 +20,18 @@ included, so that no step is computed from a gradient that is already nearly zer
 (L-BFGS would divide underflowing numbers there). L-BFGS also stops when an iteration
 lowers ``f_g`` by less than ``ftol`` (relative): scikit-learn's ``64 eps`` in float64;
 in float32, the objective's rounding noise ``eps32 / sqrt(n_samples)``.
+
+Warm starts along a path of C (``relative_warm_start=True``). ``f_g`` is divided by
+``C * S_g``, so at a larger C the gradient at the previous solution is small however
+far the optimum has moved (a weak penalty leaves the objective flat): the test above
+may pass where the fit starts and stop it there. A warm-started group is then held to
+the test made relative: it stops at ``tol * min(1, g_start / g_zero)``, with
+``g_start`` the largest gradient entry at its warm start and ``g_zero`` the one at
+zero coefficients, where a cold fit starts. It divides its gradient by at least the
+factor that a cold fit at ``tol`` divides its own by, from a start that is closer. A
+``guess`` (a path's extrapolation of its last two solutions) is started from instead
+of the warm start where its objective is lower; the test stays measured at the warm
+start.
 """
 
 import dataclasses
@@ -56,6 +68,7 @@ class GroupResult:
     objective: float
     grad_max: float
     curve: list
+    threshold: float
 
 
 class _GroupState:
@@ -65,8 +78,10 @@ class _GroupState:
     values; the group's own objective records them).
     """
 
-    def __init__(self, x0):
+    def __init__(self, x0, threshold):
         self.x, self.f = x0, np.nan
+        self.threshold = threshold  # of the gradient test
+        self.start = None  # (x, f, grad) evaluated in setup, served to the first call
         self.n_iter = 0
         self.curve = []
         self.best = None  # (f, x, grad): the lowest finite point evaluated
@@ -124,16 +139,34 @@ class LBFGSSolver:
     on_group_end : callable, default=None
         ``on_group_end(g, W, b)`` as soon as group ``g`` is done (from the thread that
         ran it), with its final coefficients.
+    relative_warm_start : bool, default=False
+        Hold the groups of a warm start to the relative gradient test (module
+        docstring).
     """
 
-    def __init__(self, *, tol, max_iter, verbose=0, label="", on_iteration=None, on_group_end=None):
+    def __init__(
+        self,
+        *,
+        tol,
+        max_iter,
+        verbose=0,
+        label="",
+        on_iteration=None,
+        on_group_end=None,
+        relative_warm_start=False,
+    ):
         self.tol, self.max_iter = tol, max_iter
         self.verbose, self.label = verbose, label
         self.on_iteration, self.on_group_end = on_iteration, on_group_end
+        self.relative_warm_start = relative_warm_start
 
-    def solve(self, objective, init=None):
-        """Minimise every group; return a list of :class:`GroupResult`, one per group."""
-        self.setup(objective, init)
+    def solve(self, objective, init=None, guess=None):
+        """Minimise every group; return a list of :class:`GroupResult`, one per group.
+
+        ``init`` and ``guess`` are None or ``(coef, intercept)`` of all the outputs;
+        ``guess`` is used with ``relative_warm_start`` only (module docstring).
+        """
+        self.setup(objective, init, guess)
         with _tuning.blas_single_threaded():
             self.run(self.objective, range(objective.n_groups), self.ftol)
             self.finish_float64()
@@ -141,9 +174,11 @@ class LBFGSSolver:
 
     # --- phases --------------------------------------------------------------------
 
-    def setup(self, objective, init):
+    def setup(self, objective, init, guess=None):
         self.objective = objective
-        self.states = [_GroupState(x0) for x0 in objective.start(init)]
+        self.states = [_GroupState(x0, self.tol) for x0 in objective.start(init)]
+        if init is not None and self.relative_warm_start:
+            self._hold_to_the_relative_test(objective, guess)
         rows = objective.rows
         # L-BFGS's relative-decrease test: scikit-learn's 64 eps suits float64; in
         # float32 the sum over rows is only known to about eps32 / sqrt(n_samples)
@@ -210,7 +245,7 @@ class LBFGSSolver:
                 state.stop = "breakdown"
                 state.message = "a step to non-finite numbers; the best point evaluated is kept"
             grad_max = np.nan if state.last_grad is None else _max_abs(state.last_grad)
-            converged = state.stop in ("gradient", "decrease") or grad_max <= self.tol
+            converged = state.stop in ("gradient", "decrease") or grad_max <= state.threshold
             if state.curve and state.curve[-1] != state.f:
                 state.curve.append(float(state.f))  # stopped inside an iteration
             coef, intercept = self.objective.coefficients(state.x)
@@ -225,6 +260,7 @@ class LBFGSSolver:
                     objective=float(state.f),
                     grad_max=grad_max,
                     curve=state.curve,
+                    threshold=state.threshold,
                 )
             )
             if self.verbose:
@@ -235,8 +271,36 @@ class LBFGSSolver:
             batched=self.batched and len(self.states) > 1,
             largest_batch=self.largest_batch,
             finished_in_float64=list(self.finished_in_float64),
+            thresholds=[state.threshold for state in self.states],
         )
         return results
+
+    def _hold_to_the_relative_test(self, objective, guess):
+        """Thresholds measured at the warm starts; the better of warm start and guess."""
+        cold = objective.gradient_at_zero()
+        warm = self._evaluate_all(objective, [state.x for state in self.states])
+        for g, (state, (f, grad)) in enumerate(zip(self.states, warm)):
+            ratio = _max_abs(grad) / cold[g] if cold[g] > 0 else 1.0
+            state.threshold = self.tol * min(1.0, ratio)
+            state.start = (state.x, f, grad)
+        if guess is None:
+            return
+        guesses = objective.start(guess)
+        at_guesses = self._evaluate_all(objective, guesses)
+        for state, x, (f, grad) in zip(self.states, guesses, at_guesses):
+            if f < state.start[1] and np.all(np.isfinite(grad)):
+                state.x, state.start = x, (x, f, grad)
+
+    @staticmethod
+    def _evaluate_all(objective, xs):
+        """``[(f_g, grad_g)]`` at ``xs[g]`` for every group, batched as the solver batches."""
+        size = _tuning.SETTINGS.max_batch
+        out = []
+        for first in range(0, len(xs), size):
+            batch = dict(enumerate(xs[first : first + size], start=first))
+            values = objective.loss_gradient(batch)
+            out += [values[g] for g in sorted(values)]
+        return out
 
     # --- one group -----------------------------------------------------------------
 
@@ -244,9 +308,13 @@ class LBFGSSolver:
         state = self.states[g]
 
         def fun(x):
-            f, grad = evaluate_one(x)
+            if state.start is not None and np.array_equal(x, state.start[0]):
+                f, grad = state.start[1:]  # evaluated in setup
+                state.start = None
+            else:
+                f, grad = evaluate_one(x)
             state.observe(x, f, grad)
-            if _max_abs(grad) <= self.tol:
+            if _max_abs(grad) <= state.threshold:
                 raise _GradientTestPassed(x.copy(), f)
             return f, grad
 
@@ -272,7 +340,7 @@ class LBFGSSolver:
             )
         except _GradientTestPassed as stop:
             state.x, state.f = stop.x, stop.f
-            state.stop, state.message = "gradient", f"max|grad| <= tol={self.tol:g}"
+            state.stop, state.message = "gradient", f"max|grad| <= {self._test_words(state)}"
             return
         state.x, state.f = result.x, float(result.fun)
         state.stop = _SCIPY_STOPS.get(result.status, "line_search")
@@ -305,9 +373,16 @@ class LBFGSSolver:
             verdict = f"did not converge ({_STOP_WORDS[result.stop]}: {result.message})"
         print(
             f"{self._prefix(g)} {verdict} after {result.n_iter} iteration(s): objective "
-            f"{result.objective:.10g}, max|grad| {result.grad_max:.3g}, tol={self.tol:g}",
+            f"{result.objective:.10g}, max|grad| {result.grad_max:.3g}, "
+            f"{self._test_words(self.states[g])}",
             flush=True,
         )
+
+    def _test_words(self, state):
+        """The gradient test's threshold, in messages."""
+        if state.threshold == self.tol:
+            return f"tol={self.tol:g}"
+        return f"{state.threshold:.3g} (tol={self.tol:g}, relative to the warm start)"
 
 
 _STOP_WORDS = {

@@ -83,16 +83,17 @@ def _as_probabilities(P, Q, labels):
     P, Q = np.asarray(P), np.asarray(Q)
     if P.ndim != 1:
         return P, Q
+    Q = Q[:, 1] if Q.ndim == 2 and Q.shape[1] == 2 else Q  # predict_proba of binary labels
     numeric = P.dtype.kind in "biuf"
-    if labels is None and numeric and np.all((P >= 0) & (P <= 1)):
-        return P, Q  # already probabilities (or 0/1)
+    zero_one = labels is None or np.array_equal(np.asarray(labels, dtype=object), [0, 1])
+    if zero_one and numeric and np.all((P >= 0) & (P <= 1)):
+        return P, Q  # probabilities (0/1 labels are their own probabilities)
     labels = np.unique(P) if labels is None else np.asarray(labels)
     if labels.size != 2:
         raise ValueError(
             f"1-D P holds class labels ({shown(labels)}): binary metrics need two classes, "
             "or per-label probabilities in [0, 1]."
         )
-    Q = Q[:, 1] if Q.ndim == 2 and Q.shape[1] == 2 else Q  # predict_proba of binary labels
     return (P == labels[1]).astype(np.float64), Q
 
 
@@ -189,7 +190,8 @@ def binary_cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True,
     ----------
     P : array-like of shape (n_samples,) or (n_samples, n_labels)
         Target probability of each label (0/1 for hard labels), or 1-D binary class
-        labels of any type (read as the probability of ``labels[1]``).
+        labels of any type (read as the probability of ``labels[1]``; numbers in [0, 1]
+        with ``labels`` None or ``[0, 1]`` are probabilities).
     Q : array-like of the shape of P
         Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model;
         for 1-D P also the two columns of a binary model's ``predict_proba``.

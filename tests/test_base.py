@@ -221,3 +221,19 @@ def test_a_warm_start_that_takes_no_step_on_a_changed_problem_warns(cancer):
         warnings.simplefilter("error")
         clf.fit(X, y)  # the same problem again: its own optimum, nothing to say
     assert clf.n_iter_ == 0
+
+
+def test_labels_fitted_each_at_its_own_C_equal_fits_at_that_C(wine):
+    # what a cross-validated sigmoid's refit does: the labels that share a C together
+    X, y = wine
+    Y = np.column_stack([y == 0, y == 1, y == 2, X[:, 0] > 0]).astype(int)
+    C = np.array([0.1, 10.0, 0.1, 1.0])
+    clf = SigmoidMultiLabelClassifier(cov_type="nonrobust", **TIGHT)
+    clf.n_features_in_ = X.shape[1]
+    problem = clf._encode_targets(Y, np.ones(len(y)), None)
+    clf._fit_problem(X, Y, np.ones(len(y)), problem, C, None)
+    for label, c in enumerate(C):
+        alone = SigmoidMultiLabelClassifier(C=c, cov_type="nonrobust", **TIGHT).fit(X, Y[:, label])
+        np.testing.assert_allclose(clf.coef_[label], alone.coef_[0], rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(clf.cov_params_[label], alone.cov_params_[0], rtol=1e-6)
+        assert clf.loss_curve_[label] == pytest.approx(alone.loss_curve_[0], rel=1e-9)

@@ -227,3 +227,23 @@ def test_metrics_take_the_labels_their_scorers_take():
     two_columns = np.column_stack([1 - q, q])  # predict_proba of a binary model
     np.testing.assert_allclose(binary_cross_entropy(b, two_columns, labels=["no", "yes"]), expected)
     np.testing.assert_allclose(binary_cross_entropy((b == "yes").astype(float), q), expected)
+
+
+def test_binary_metrics_read_soft_targets_of_a_zero_one_model_as_probabilities():
+    # a binary model of classes [0, 1] scored on a soft column (a label's view in
+    # SigmoidMultiLabelCV): the targets are probabilities, not labels to compare with 1
+    from skmultinomial.metrics import binary_cross_entropy
+
+    rng = np.random.default_rng(5)
+    t, q = rng.random(30), rng.random(30)
+    expected = -np.mean(t * np.log(q) + (1 - t) * np.log(1 - q))
+    two_columns = np.column_stack([1 - q, q])
+    for labels in (None, [0, 1], np.array([0, 1])):
+        np.testing.assert_allclose(
+            binary_cross_entropy(t, two_columns, labels=labels), expected, rtol=1e-12
+        )
+    hard = (t > 0.5).astype(int)
+    np.testing.assert_allclose(
+        binary_cross_entropy(hard, two_columns, labels=[0, 1]),
+        binary_cross_entropy(np.where(hard, "yes", "no"), two_columns, labels=["no", "yes"]),
+    )

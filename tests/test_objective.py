@@ -181,3 +181,49 @@ def test_penalty_hessian_through_an_output_map_is_the_hessian_of_the_penalty(n_c
     )
     expected = L2Penalty.hessian(output_map, n_features, fit_intercept=True)
     np.testing.assert_allclose(numeric, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_objective_at_another_C_is_the_objective_built_at_that_C(kind):
+    X, problem = _data(kind)
+    path = _objective(X, problem, 0.1, True).at(7.0)
+    fresh = _objective(X, problem, 7.0, True)
+    x = np.random.default_rng(8).normal(size=fresh.start(None)[0].size)
+    for g in range(fresh.n_groups):
+        f_path, grad_path = path.loss_gradient({g: x})[g]
+        f_fresh, grad_fresh = fresh.loss_gradient({g: x})[g]
+        assert f_path == f_fresh and np.array_equal(grad_path, grad_fresh)
+    np.testing.assert_array_equal(path.preconditioner.d, fresh.preconditioner.d)
+
+
+@pytest.mark.parametrize("C", [0.01, 100.0])
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradient_at_zero_is_the_largest_gradient_entry_of_a_cold_start(kind, C):
+    X, problem = _data(kind)
+    first = _objective(X, problem, 1.0, True)
+    first.gradient_at_zero()  # summed once, here; the copy at C maps it
+    objective = first.at(C)
+    zeros = objective.start(None)
+    expected = [
+        np.max(np.abs(objective.loss_gradient({g: zeros[g]})[g][1]))
+        for g in range(objective.n_groups)
+    ]
+    np.testing.assert_allclose(objective.gradient_at_zero(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_subset_of_rows_and_groups_is_the_problem_of_those_rows_and_groups(kind):
+    X, problem = _data(kind)
+    rows = np.arange(0, 120, 3)
+    groups = [0, 2] if problem.link.separable else None
+    part = problem.subset(rows=rows, groups=groups)
+    columns = [0, 2] if groups else slice(None)
+    T = problem.T[rows][:, columns] if problem.T.ndim == 2 else problem.T[rows]
+    s = problem.sample_weight[rows]
+    s = s[:, columns] if s.ndim == 2 else s
+    np.testing.assert_array_equal(part.T, T)
+    np.testing.assert_array_equal(part.sample_weight, s)
+    assert part.n_outputs == (2 if groups else problem.n_outputs)
+    assert [part.group_name(g) for g in range(len(part.groups))] == (
+        ["label 0", "label 2"] if groups else [None]
+    )

@@ -213,3 +213,43 @@ def test_an_evaluation_of_non_finite_numbers_is_a_breakdown_not_convergence(wine
     assert (result.stop, result.converged) == ("breakdown", False)
     assert result.objective == min(v for v in result.curve if np.isfinite(v))
     assert np.all(np.isfinite(result.coef))
+
+
+def _path_point(X, y, C_from, C_to, tol, relative):
+    """The fit at ``C_to`` warm-started from the optimum at ``C_from``."""
+    problem = Problem(y, np.ones(len(y)), SOFTMAX, int(y.max()) + 1)
+    with InMemoryRows.for_problem(X, problem) as rows:
+        before = Objective(rows, problem, C=C_from, fit_intercept=True)
+        (start,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(before)
+        objective = before.at(C_to)
+        solver = LBFGSSolver(tol=tol, max_iter=10_000, relative_warm_start=relative)
+        with _tuning.trace() as records:
+            (result,) = solver.solve(objective, (start.coef, start.intercept))
+        (optimum,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(objective)
+        x_start = objective.start((start.coef, start.intercept))[0]
+        g_start = np.max(np.abs(objective.loss_gradient({0: x_start})[0][1]))
+        g_zero = objective.gradient_at_zero()[0]
+    (solve,) = _records(records, "solve")
+    return result, optimum, solve["thresholds"][0], g_start, g_zero
+
+
+def test_a_warm_start_that_passes_tol_at_once_is_held_to_the_relative_test():
+    # Digits at a weak penalty: from the optimum at C=100, the gradient at C=1e4 is
+    # already below tol, though the optimum is far (the objective is flat there).
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] - X[:500].mean(axis=0)) / (X[:500].std(axis=0) + 1), y[:500]
+    stalled, optimum, threshold, g_start, g_zero = _path_point(X, y, 100, 1e4, 1e-4, False)
+    assert (stalled.n_iter, threshold) == (0, 1e-4) and g_start <= 1e-4
+    held, optimum, threshold, g_start, g_zero = _path_point(X, y, 100, 1e4, 1e-4, True)
+    assert threshold == pytest.approx(1e-4 * g_start / g_zero, rel=1e-12)
+    assert held.converged and held.n_iter > 10 and held.grad_max <= threshold
+    # the relative test reduced the objective's gap to its optimum by orders of magnitude
+    assert held.objective - optimum.objective < 1e-3 * (stalled.objective - optimum.objective)
+
+
+def test_the_relative_test_is_never_looser_than_tol(wine):
+    # a warm start far from the optimum (here from C=1e-3 to C=10) keeps tol itself
+    X, y = wine
+    result, _, threshold, g_start, g_zero = _path_point(X, y, 1e-3, 10.0, 1e-4, True)
+    assert threshold == pytest.approx(1e-4 * min(1.0, g_start / g_zero), rel=1e-12)
+    assert threshold <= 1e-4 and result.converged
