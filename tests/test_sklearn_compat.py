@@ -13,15 +13,36 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+from skmultinomial import (
+    SigmoidMultiLabelClassifier,
+    SigmoidMultiLabelCV,
+    SoftmaxRegressionClassifier,
+    SoftmaxRegressionCV,
+)
 
-# No check is expected to fail; this dict is where a failure would be named, with its
-# reason, were one ever accepted.
-EXPECTED_FAILED_CHECKS: dict = {}
+# Each expected failure is named here with its reason.
+EXPECTED_FAILED_CHECKS: dict = {
+    "SoftmaxRegressionCV": {
+        "check_non_transformer_estimators_n_iter": (
+            "n_iter_ holds the L-BFGS iterations of every fit of the path, and the check "
+            "wants them all >= 1. The first C of the default grid, 1e-4, is fitted from "
+            "zero; on the 120 training rows of 3 of the 5 stratified folds of raw iris the "
+            "gradient there (of the objective divided by C * n_samples, in the "
+            "preconditioned parameters) is already below tol, so that fit rightly runs 0 "
+            "iterations, as SoftmaxRegressionClassifier(C=1e-4) on those rows does. Every "
+            "later point of the path iterates."
+        ),
+    },
+}
 
 
 @parametrize_with_checks(
-    [SoftmaxRegressionClassifier(), SigmoidMultiLabelClassifier()],
+    [
+        SoftmaxRegressionClassifier(),
+        SigmoidMultiLabelClassifier(),
+        SoftmaxRegressionCV(),
+        SigmoidMultiLabelCV(),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
 )
 def test_sklearn_estimator_checks(estimator, check):

@@ -253,3 +253,29 @@ def test_the_relative_test_is_never_looser_than_tol(wine):
     result, _, threshold, g_start, g_zero = _path_point(X, y, 1e-3, 10.0, 1e-4, True)
     assert threshold == pytest.approx(1e-4 * min(1.0, g_start / g_zero), rel=1e-12)
     assert threshold <= 1e-4 and result.converged
+
+
+def test_a_guess_of_lower_objective_is_started_from_the_test_staying_at_the_warm_start():
+    # along a path on nearly separable digits the extrapolation of the last two
+    # solutions is closer to the next optimum than the last solution is
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] - X[:500].mean(axis=0)) / (X[:500].std(axis=0) + 1), y[:500]
+    problem = Problem(y, np.ones(len(y)), SOFTMAX, 10)
+    with InMemoryRows.for_problem(X, problem) as rows:
+        objective = Objective(rows, problem, C=10.0, fit_intercept=True)
+        points = [
+            LBFGSSolver(tol=1e-10, max_iter=10_000).solve(objective.at(C))[0] for C in (10.0, 100.0)
+        ]
+        (p1, p2), target = points, objective.at(1000.0)
+        warm = (p2.coef, p2.intercept)
+        guess = (2 * p2.coef - p1.coef, 2 * p2.intercept - p1.intercept)
+        runs = {}
+        for name, extra in (("warm", None), ("guess", guess)):
+            solver = LBFGSSolver(tol=1e-4, max_iter=10_000, relative_warm_start=True)
+            (runs[name],) = solver.solve(target, warm, guess=extra)
+        (optimum,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(target)
+    assert runs["guess"].curve[0] < runs["warm"].curve[0]  # started from the guess
+    assert runs["guess"].threshold == runs["warm"].threshold  # measured at the warm start
+    assert runs["guess"].n_iter < 0.8 * runs["warm"].n_iter
+    for result in runs.values():
+        assert result.converged and result.objective - optimum.objective < 1e-6
