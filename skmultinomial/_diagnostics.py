@@ -46,16 +46,10 @@ def warn_path_not_converged(problem, Cs, failed, n_folds, tol, max_iter):
     more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
     total = n_folds * len(Cs) * len(problem.groups)
     results = [item[3] for item in failed]
-    test = ""
-    if all(result.grad_max <= tol for result in results):
-        test = (
-            f" They pass tol={tol:g} itself, as a fit from zero would, but not the relative "
-            "test that warm starts are held to (see tol)."
-        )
     warn_at_caller(
         f"L-BFGS did not converge at {len(failed)} of {total} points of the "
-        f"cross-validation path ({shown}{more}): {results[0].message}.{test} Their scores, "
-        f"and so the choice of C, may be off. {_advice(results, max_iter, tol)}",
+        f"cross-validation path ({shown}{more}): {results[0].message}. Their scores, and so "
+        f"the choice of C, may be off. {_advice(results, max_iter, tol)}",
         ConvergenceWarning,
     )
 

@@ -66,7 +66,9 @@ class SoftmaxRegressionCV(CrossValidatedC, SoftmaxRegressionClassifier):
         optimum (a weak penalty leaves the objective flat): each of them is held to the
         test made relative, ``tol * min(1, g_start / g_zero)``, so that it reduces its
         gradient (``g_start`` at its start) by at least the factor a fit from zero
-        reduces its own (``g_zero``) by.
+        reduces its own (``g_zero``) by. A fit that reaches ``max_iter`` first has
+        converged if its gradient is below ``tol`` (as a fit from zero would have); the
+        others are named in one ``ConvergenceWarning`` for the whole path.
 
     Attributes
     ----------

@@ -28,10 +28,11 @@ may pass where the fit starts and stop it there. A warm-started group is then he
 the test made relative: it stops at ``tol * min(1, g_start / g_zero)``, with
 ``g_start`` the largest gradient entry at its warm start and ``g_zero`` the one at
 zero coefficients, where a cold fit starts. It divides its gradient by at least the
-factor that a cold fit at ``tol`` divides its own by, from a start that is closer. A
-``guess`` (a path's extrapolation of its last two solutions) is started from instead
-of the warm start where its objective is lower; the test stays measured at the warm
-start.
+factor that a cold fit at ``tol`` divides its own by, from a start that is closer. If
+``max_iter`` comes first, it has converged all the same where its gradient is below
+``tol`` (as a fit from zero would have). A ``guess`` (a path's extrapolation of its last
+two solutions) is started from instead of the warm start where its objective is lower;
+the test stays measured at the warm start.
 """
 
 import dataclasses
@@ -245,7 +246,9 @@ class LBFGSSolver:
                 state.stop = "breakdown"
                 state.message = "a step to non-finite numbers; the best point evaluated is kept"
             grad_max = np.nan if state.last_grad is None else _max_abs(state.last_grad)
-            converged = state.stop in ("gradient", "decrease") or grad_max <= state.threshold
+            # a warm start stopped short of its relative test still passes tol: it is as
+            # accurate as a fit from zero at tol would be
+            converged = state.stop in _CONVERGED_STOPS or grad_max <= self.tol
             if state.curve and state.curve[-1] != state.f:
                 state.curve.append(float(state.f))  # stopped inside an iteration
             coef, intercept = self.objective.coefficients(state.x)
@@ -367,7 +370,9 @@ class LBFGSSolver:
         return f"[{self.label}]" if name is None else f"[{self.label}, {name}]"
 
     def _print_end(self, g, result):
-        if result.converged:
+        if result.converged and result.stop not in _CONVERGED_STOPS:
+            verdict = f"converged at tol={self.tol:g} ({_STOP_WORDS[result.stop]} first)"
+        elif result.converged:
             verdict = f"converged ({_STOP_WORDS[result.stop]})"
         else:
             verdict = f"did not converge ({_STOP_WORDS[result.stop]}: {result.message})"
@@ -385,6 +390,7 @@ class LBFGSSolver:
         return f"{state.threshold:.3g} (tol={self.tol:g}, relative to the warm start)"
 
 
+_CONVERGED_STOPS = ("gradient", "decrease")  # the tests that mean converged
 _STOP_WORDS = {
     "gradient": "the largest gradient entry is below tol",
     "decrease": "an iteration lowered the objective by less than ftol, its rounding noise",

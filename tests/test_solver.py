@@ -215,14 +215,14 @@ def test_an_evaluation_of_non_finite_numbers_is_a_breakdown_not_convergence(wine
     assert np.all(np.isfinite(result.coef))
 
 
-def _path_point(X, y, C_from, C_to, tol, relative):
+def _path_point(X, y, C_from, C_to, tol, relative, max_iter=10_000):
     """The fit at ``C_to`` warm-started from the optimum at ``C_from``."""
     problem = Problem(y, np.ones(len(y)), SOFTMAX, int(y.max()) + 1)
     with InMemoryRows.for_problem(X, problem) as rows:
         before = Objective(rows, problem, C=C_from, fit_intercept=True)
         (start,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(before)
         objective = before.at(C_to)
-        solver = LBFGSSolver(tol=tol, max_iter=10_000, relative_warm_start=relative)
+        solver = LBFGSSolver(tol=tol, max_iter=max_iter, relative_warm_start=relative)
         with _tuning.trace() as records:
             (result,) = solver.solve(objective, (start.coef, start.intercept))
         (optimum,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(objective)
@@ -245,6 +245,15 @@ def test_a_warm_start_that_passes_tol_at_once_is_held_to_the_relative_test():
     assert held.converged and held.n_iter > 10 and held.grad_max <= threshold
     # the relative test reduced the objective's gap to its optimum by orders of magnitude
     assert held.objective - optimum.objective < 1e-3 * (stalled.objective - optimum.objective)
+
+
+def test_a_warm_start_short_of_the_relative_test_at_max_iter_converged_if_it_passes_tol():
+    # as a fit from zero at tol would have: no ConvergenceWarning for it
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:500] - X[:500].mean(axis=0)) / (X[:500].std(axis=0) + 1), y[:500]
+    short, _, threshold, _, _ = _path_point(X, y, 100, 1e4, 1e-4, True, max_iter=3)
+    assert (short.stop, short.n_iter) == ("max_iter", 3)
+    assert threshold < short.grad_max <= 1e-4 and short.converged
 
 
 def test_the_relative_test_is_never_looser_than_tol(wine):
