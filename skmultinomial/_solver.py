@@ -167,8 +167,8 @@ class LBFGSSolver:
         ``init`` and ``guess`` are None or ``(coef, intercept)`` of all the outputs;
         ``guess`` is used with ``relative_warm_start`` only (module docstring).
         """
-        self.setup(objective, init, guess)
-        with _tuning.blas_single_threaded():
+        with _tuning.blas_single_threaded():  # the warm starts' evaluations in setup too
+            self.setup(objective, init, guess)
             self.run(self.objective, range(objective.n_groups), self.ftol)
             self.finish_float64()
         return self.finalize()
