@@ -31,6 +31,7 @@ import dataclasses
 
 import numpy as np
 
+from . import _tuning
 from ._objective import Objective
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
@@ -80,7 +81,9 @@ def fit_fold(X, problem, Cs, score, *, fit_intercept, tol, max_iter, verbose=0, 
     coefs, scores = [], np.empty((len(Cs), n_groups))
     n_iter = np.empty((len(Cs), n_groups), dtype=np.int32)
     failed, points, objective = [], [], None
-    with InMemoryRows.for_problem(X, problem) as rows:
+    # one BLAS thread for the scores and moments too, as the fits run: a second thread
+    # wakes up for every small product, and waits for a busy CPU
+    with InMemoryRows.for_problem(X, problem) as rows, _tuning.blas_single_threaded():
         for k, C in enumerate(Cs):
             C = float(C)
             if objective is None:
