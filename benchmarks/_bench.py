@@ -37,8 +37,9 @@ import skmultinomial
 OBJECTIVE_RTOL = 1e-6
 
 
-def parse_args(description, cases, repeats=False):
-    """``--quick``, ``--case NAME`` (repeatable, one of ``cases``), ``--repeats N`` if asked."""
+def parse_args(description, cases, repeats=False, default_repeats=5):
+    """``--quick``, ``--case NAME`` (repeatable, one of ``cases``), ``--repeats N`` if asked
+    (default ``default_repeats``, or 3 with ``--quick``)."""
     parser = argparse.ArgumentParser(
         description=description.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,11 +55,11 @@ def parse_args(description, cases, repeats=False):
         parser.add_argument(
             "--repeats",
             type=int,
-            help="alternating runs per estimator (default 5, or 3 with --quick)",
+            help=f"alternating runs per estimator (default {default_repeats}, or 3 with --quick)",
         )
     args = parser.parse_args()
     if repeats:
-        args.repeats = args.repeats or (3 if args.quick else 5)
+        args.repeats = args.repeats or (3 if args.quick else default_repeats)
         if args.repeats < 1:
             parser.error("--repeats must be at least 1")
     args.case = args.case or list(cases)

@@ -1,7 +1,5 @@
 """SoftmaxRegressionCV: the softmax regression with C chosen by cross-validation."""
 
-import numpy as np
-
 from ._cv import CrossValidatedC, parameter_constraints
 from ._softmax import SoftmaxRegressionClassifier
 from .metrics import cross_entropy_scorer
@@ -151,4 +149,4 @@ n_features_in_, feature_names_in_
         self.verbose = verbose
 
     def _group_views(self, model, y):
-        return [(model, np.asarray(y) if isinstance(y, list) else y)]
+        return [(model, y)]  # one group: the model itself

@@ -433,3 +433,13 @@ def test_sparse_float32_and_pandas_inputs_fit_the_path_of_dense_float64(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no feature-name warning
         np.testing.assert_allclose(named.predict_proba(frame), dense.predict_proba(X))
+
+
+def test_a_sparse_multilabel_Y_is_scored_label_by_label_by_any_scorer(labels):
+    X, Y = labels
+    folds = _folds(X, Y)
+    dense = SigmoidMultiLabelCV(Cs=CS, cv=folds, scoring="roc_auc").fit(X, Y)
+    sparse = SigmoidMultiLabelCV(Cs=CS, cv=folds, scoring="roc_auc").fit(X, sp.csr_matrix(Y))
+    np.testing.assert_allclose(sparse.scores_, dense.scores_)
+    assert sp.issparse(sparse.predict(X[:3]))
+    assert sparse.score(X, sp.csr_matrix(Y)) == pytest.approx(dense.score(X, Y))
