@@ -21,15 +21,15 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from . import _tuning
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
 from ._inference import InferenceMixin, separated
-from ._objective import Objective
+from ._objective import Objective, Problem
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
+from ._targets import balanced
 from ._validation import check_sample_weight, shown, target_names, warn_at_caller
 from .distributed import DaskRows, dask_aware, is_dask_collection
 
@@ -103,7 +103,8 @@ class _LinearNLLClassifier(
         """
         names = target_names(y)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        problem = self._encode_targets(y, sample_weight, names)
+        encode, meta = self._fit_targets(self._target_stats(y, sample_weight), names)
+        problem = Problem(*encode(y, sample_weight), **meta)
         if self.cov_type is not None:
             self._check_covariance_size(X, problem)  # before any work
         init, previous = self._warm_start(problem, X.shape[1])
@@ -263,16 +264,14 @@ class _LinearNLLClassifier(
             ConvergenceWarning,
         )
 
-    def _encode_classes(self, y):
-        """Set ``classes_`` from 1-D labels; return the class index of each sample."""
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
+    def _check_classes(self, labels):
+        """The classes of 1-D labels (their sorted distinct values): at least two."""
+        if labels.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {shown(self.classes_[0])}."
+                f"but the data contains only one class: {shown(labels[0])}."
             )
-        return codes
+        return labels
 
     def _class_weights(self, counts):
         """``class_weight`` as one weight per entry of ``classes_``, or None.
@@ -284,7 +283,7 @@ class _LinearNLLClassifier(
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, str):
-            return _balanced(counts)
+            return balanced(counts)
         classes = self.classes_.tolist()
         unknown = [key for key in self.class_weight if key not in classes]
         if unknown:
@@ -373,11 +372,17 @@ class _LinearNLLClassifier(
     def _check_targets(self, y, y_shape):
         """Reject target kinds the estimator does not model, before validation."""
 
-    def _encode_targets(self, y, sample_weight, target_names):
-        """Set ``classes_`` (and the like) from validated y; return the ``Problem``.
+    @staticmethod
+    def _target_stats(y, sample_weight):
+        """``TargetStats`` of (a piece of) validated targets (``_targets.py``); it runs
+        where the piece is, on a Dask worker for a distributed fit."""
+        raise NotImplementedError
 
-        ``target_names`` are the column names of a 2-D pandas y, or None.
-        """
+    def _fit_targets(self, stats, target_names):
+        """Set ``classes_`` (and the like) from the merged statistics; return ``(encode,
+        meta)``: the encoder of a piece of targets, and the ``Problem``'s other fields
+        (link, n_outputs, group names, weight totals). ``target_names`` are the column
+        names of a 2-D pandas y, or None."""
         raise NotImplementedError
 
     def predict_log_proba(self, X):
@@ -394,11 +399,3 @@ def _row_source(X, problem):
     width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
     Rows = DaskRows if is_dask_collection(X) else InMemoryRows
     return Rows(X, problem.T, problem.sample_weight, width)
-
-
-def _balanced(counts):
-    """ "balanced" weights ``sum(counts) / (len(counts) * counts)``; 0 for an empty count."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return np.divide(
-        counts.sum(axis=0), len(counts) * counts, out=np.zeros_like(counts), where=counts > 0
-    )

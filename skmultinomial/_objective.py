@@ -75,6 +75,9 @@ class Problem:
         What one separately fitted group is, in messages; None for a single group.
     group_labels : list
         The label (or class) of each group, in messages.
+    totals : array-like of shape (n_groups,), default=None
+        ``S_g`` when ``T`` and ``sample_weight`` are not here (they are on the workers of
+        a distributed fit); by default computed from ``sample_weight``.
 
     The targets and weights are stored once, column-major and aligned, the layout the
     in-memory row source reads (``_rows.py``); their shapes are as given.
@@ -86,13 +89,16 @@ class Problem:
     n_outputs: int
     group_kind: str | None = None
     group_labels: list = dataclasses.field(default_factory=lambda: [None])
+    totals: object = None
 
     def __post_init__(self):
-        self.T = aligned_column_major(self.T)
-        self.sample_weight = aligned_column_major(self.sample_weight)
+        if self.T is not None:
+            self.T = aligned_column_major(self.T)
+            self.sample_weight = aligned_column_major(self.sample_weight)
         n = self.n_outputs
         self.groups = [np.array([j]) for j in range(n)] if self.link.separable else [np.arange(n)]
-        for g, total in enumerate(self.weight_totals()):
+        totals = self.weight_totals() if self.sample_weight is not None else self.totals
+        for g, total in enumerate(totals):
             if not total > 0:  # checked here, before any work on X
                 name = self.group_name(g)
                 raise ValueError(

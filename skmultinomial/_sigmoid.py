@@ -8,9 +8,10 @@ from scipy.special import log_expit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import _balanced, _LinearNLLClassifier
+from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, binary_log_proba, log_softmax
-from ._objective import Problem, fold_term_weights, smooth
+from ._objective import fold_term_weights, smooth
+from ._targets import balanced, column_stats, label_stats
 from ._validation import integer_codes_hint, per_label, shown, warn_at_caller
 from .distributed import dask_aware
 
@@ -195,10 +196,16 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, sample_weight, target_names):
-        s = sample_weight
+    @staticmethod
+    def _target_stats(y, sample_weight):
         if y.ndim == 2:
-            Y = _indicator_or_probabilities(y)
+            Y = _indicator_or_probabilities(y).astype(sample_weight.dtype)
+            return column_stats(Y, sample_weight, sparse=sp.issparse(y))
+        return label_stats(y, sample_weight)
+
+    def _fit_targets(self, stats, target_names):
+        sample_class_weight = None
+        if stats.labels is None:
             if isinstance(self.class_weight, dict):
                 raise ValueError(
                     "For multi-label Y, class_weight must be 'balanced' or a list of one "
@@ -206,63 +213,61 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                     "dict of class weights is for 1-D labels."
                 )
             self.y_type_ = "multilabel-indicator"
-            self.classes_ = np.arange(Y.shape[1]) if target_names is None else target_names
-            kind = "label"
+            n_labels = stats.n_columns
+            self.classes_ = np.arange(n_labels) if target_names is None else target_names
+            kind, n_pos, total = "label", stats.counts, stats.total
         else:
-            codes = self._encode_classes(y)
+            self.classes_ = self._check_classes(stats.labels)
             n_classes = self.classes_.size
+            counts, total = stats.counts, stats.total
             if isinstance(self.class_weight, dict) and n_classes > 2:
                 # one-vs-rest: each sample weighed by its class's weight in every label
-                s = s * self._class_weights(None)[codes]
-            if n_classes == 2:
-                self.y_type_ = "binary"
-                Y = codes[:, None] == 1
-                kind = None
-            else:
-                self.y_type_ = "multiclass"
-                Y = codes[:, None] == np.arange(n_classes)
-                kind = "class"
-                if np.any(np.asarray(self.threshold) != 0.5):
-                    raise ValueError(
-                        "threshold applies to per-label decisions (a 2-D Y, or 1-D binary "
-                        f"labels); for 1-D labels of {n_classes} classes predict takes the "
-                        "most probable class and would ignore it. Leave threshold at 0.5, "
-                        "or fit the one-hot matrix of the labels for per-class thresholds."
-                    )
-        self._thresholds(Y.shape[1])  # a bad per-label threshold fails at fit, not predict
-        self.sparse_input_ = sp.issparse(y)
-        Y = Y.astype(s.dtype)
-        w_pos, w_neg = self._label_weights(Y, s)
-        Y = smooth(Y, self.label_smoothing, 2)
+                sample_class_weight = self._class_weights(None)
+                counts = sample_class_weight * counts
+                total = counts.sum()
+            self.y_type_ = "binary" if n_classes == 2 else "multiclass"
+            kind, n_pos = (None, counts[1:]) if n_classes == 2 else ("class", counts)
+            n_labels = n_pos.size
+            if n_classes > 2 and np.any(np.asarray(self.threshold) != 0.5):
+                raise ValueError(
+                    "threshold applies to per-label decisions (a 2-D Y, or 1-D binary "
+                    f"labels); for 1-D labels of {n_classes} classes predict takes the "
+                    "most probable class and would ignore it. Leave threshold at 0.5, "
+                    "or fit the one-hot matrix of the labels for per-class thresholds."
+                )
+        self._thresholds(n_labels)  # a bad per-label threshold fails at fit, not predict
+        self.sparse_input_ = stats.sparse
+        w_pos, w_neg = self._label_weights(n_pos, total - n_pos)
+        eps = self.label_smoothing
+        n_pos_smoothed = (1 - eps) * n_pos + eps / 2 * total
+        totals = w_pos * n_pos_smoothed + w_neg * (total - n_pos_smoothed)
+        encode = _SigmoidEncoding(
+            None if stats.labels is None else self.classes_, sample_class_weight, w_pos, w_neg, eps
+        )
         labels = list(self.classes_) if kind is not None else [None]
-        if np.all(w_pos == 1) and np.all(w_neg == 1):
-            return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
-        # A label's (negative, positive) terms weighed: a weight per entry, new targets.
-        weights = np.column_stack([w_neg, w_pos]).astype(s.dtype)
-        T, w = fold_term_weights(np.stack([1 - Y, Y], axis=-1), weights)
-        return Problem(T[..., 1], w * s[:, None], SIGMOID, Y.shape[1], kind, labels)
+        meta = {"link": SIGMOID, "n_outputs": n_labels, "group_kind": kind}
+        return encode, {**meta, "group_labels": labels, "totals": totals}
 
-    def _label_weights(self, Y, sample_weight):
+    def _label_weights(self, n_pos, n_neg):
         """Weights of the positive and negative term of each label, shapes (n_labels,).
 
-        Counts are weighted by ``sample_weight``, so integer weights and repeated rows
-        give the same weights.
+        ``n_pos`` and ``n_neg`` are the label's weighted counts (by ``sample_weight``),
+        so integer weights and repeated rows give the same weights.
         """
-        n_labels = Y.shape[1]
-        n_pos = sample_weight.astype(np.float64) @ Y
-        n_neg = sample_weight.sum(dtype=np.float64) - n_pos
+        n_labels = n_pos.size
         if self.y_type_ == "multilabel-indicator":
             for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
                 state = "none" if n_pos[label] == 0 else "all"
                 warn_at_caller(
-                    f"Label {label} is positive in {state} of the training samples: its "
+                    f"Label {shown(self.classes_[label])} is positive in {state} of the training "
+                    "samples: its "
                     "sigmoid is fitted all the same and predicts a probability close to "
                     f"{0 if n_pos[label] == 0 else 1} for every sample.",
                     UserWarning,
                 )
         w_pos, w_neg = np.ones(n_labels), np.ones(n_labels)
         if self.class_weight == "balanced":
-            w_neg, w_pos = _balanced([n_neg, n_pos])
+            w_neg, w_pos = balanced([n_neg, n_pos])
         elif isinstance(self.class_weight, dict) and self.y_type_ == "binary":
             # the weights of classes_[0] and classes_[1] weigh the two terms, as in the
             # two-class softmax (smoothed targets keep a share of the other term)
@@ -390,3 +395,33 @@ def _indicator_or_probabilities(y):
             "label sets with sklearn.preprocessing.MultiLabelBinarizer." + integer_codes_hint(Y)
         )
     return Y
+
+
+class _SigmoidEncoding:
+    """``encode(y, s) -> (T, s)`` for a piece of the sigmoid model's targets.
+
+    2-D targets are checked and kept; 1-D labels become one indicator column per label
+    (one for binary labels), their samples weighed by a dict of class weights for 3 or
+    more classes. Targets are smoothed, and each label's positive and negative terms
+    weighed (folded into a weight per entry and new targets, ``fold_term_weights``).
+    """
+
+    def __init__(self, classes, sample_class_weight, w_pos, w_neg, label_smoothing):
+        self.classes, self.sample_class_weight = classes, sample_class_weight
+        self.w_pos, self.w_neg, self.label_smoothing = w_pos, w_neg, label_smoothing
+
+    def __call__(self, y, s):
+        if self.classes is None:
+            Y = _indicator_or_probabilities(y)
+        else:
+            codes = np.searchsorted(self.classes, y)
+            if self.sample_class_weight is not None:
+                s = s * self.sample_class_weight[codes]
+            n_classes = self.classes.size
+            Y = codes[:, None] == (1 if n_classes == 2 else np.arange(n_classes))
+        Y = smooth(Y.astype(s.dtype), self.label_smoothing, 2)
+        if np.all(self.w_pos == 1) and np.all(self.w_neg == 1):
+            return Y, s
+        weights = np.column_stack([self.w_neg, self.w_pos]).astype(s.dtype)
+        T, w = fold_term_weights(np.stack([1 - Y, Y], axis=-1), weights)
+        return T[..., 1], w * s[:, None]

@@ -5,7 +5,8 @@ import scipy.sparse as sp
 
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
-from ._objective import Problem, fold_term_weights, smooth
+from ._objective import fold_term_weights, smooth
+from ._targets import column_stats, label_stats
 from ._validation import integer_codes_hint, shown
 from .distributed import dask_aware
 
@@ -188,16 +189,16 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         if len(y_shape) == 2 and y_shape[1] > 1:
             _check_distributions(y)
 
-    def _encode_targets(self, y, sample_weight, target_names):
-        dtype = sample_weight.dtype
+    @staticmethod
+    def _target_stats(y, sample_weight):
         if y.ndim == 2:
-            # Target distributions: renormalised so that each row sums to 1 exactly
-            # (validated to within 1e-6 before), which the loss relies on.
-            T = np.asarray(y, dtype=dtype)
-            T = T / T.sum(axis=1, keepdims=True)
-            self.classes_ = self._soft_classes(T.shape[1], target_names)
-            counts = sample_weight.astype(np.float64) @ T
-            codes = None
+            _check_distributions(y)
+            return column_stats(_distributions(y, sample_weight.dtype), sample_weight)
+        return label_stats(y, sample_weight)
+
+    def _fit_targets(self, stats, target_names):
+        if stats.labels is None:  # target distributions
+            self.classes_ = self._soft_classes(stats.n_columns, target_names)
         else:
             if self.classes is not None:
                 raise ValueError(
@@ -206,31 +207,19 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
                     "values). Remove classes=, or give the targets as 2-D distributions "
                     "(one-hot rows for labels) to name and order the classes."
                 )
-            codes = self._encode_classes(y)
-            counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
-            T = None
+            self.classes_ = self._check_classes(stats.labels)
         reference = self.classes_[0] if self.reference_class is None else self.reference_class
         self.reference_class_ = self.classes_[self._reference_index(reference)]
         n_classes = self.classes_.size
-        class_weight = self._class_weights(counts)
-        s = sample_weight
-        if T is None and self.label_smoothing == 0:
-            # Hard labels: class indices, the class weight a weight of the sample.
-            if class_weight is not None:
-                s = s * class_weight[codes].astype(dtype)
-            if n_classes == 2:
-                return Problem(codes.astype(dtype)[:, None], s, SIGMOID, 1)
-            return Problem(codes, s, SOFTMAX, n_classes)
-        if T is None:
-            T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
-        T = smooth(T, self.label_smoothing, n_classes)
-        if class_weight is not None:
-            # each class's term weighed: a weight per sample, reweighted distributions
-            T, w = fold_term_weights(T, class_weight.astype(dtype))
-            s = s * w
+        class_weight = self._class_weights(stats.counts)
+        total = stats.total
+        if class_weight is not None:  # the weight of the objective's terms, all rows
+            eps = self.label_smoothing
+            total = class_weight @ ((1 - eps) * stats.counts + eps / n_classes * stats.total)
+        encode = _SoftmaxEncoding(self.classes_, class_weight, self.label_smoothing)
         if n_classes == 2:
-            return Problem(T[:, 1:], s, SIGMOID, 1)
-        return Problem(T, s, SOFTMAX, n_classes)
+            return encode, {"link": SIGMOID, "n_outputs": 1, "totals": [total]}
+        return encode, {"link": SOFTMAX, "n_outputs": n_classes, "totals": [total]}
 
     def _soft_classes(self, n_columns, target_names):
         if n_columns < 2:
@@ -335,3 +324,42 @@ def _check_distributions(y, atol=1e-6):
                 f"per class: non-negative, summing to 1), but row {row} {what(row)} "
                 f"({int(bad.sum())} such rows).{hint}"
             )
+
+
+def _distributions(y, dtype):
+    """2-D targets as distributions in ``dtype``, renormalised so that each row sums to
+    1 exactly (validated to within 1e-6 before), which the loss relies on."""
+    T = np.asarray(y.toarray() if sp.issparse(y) else y, dtype=dtype)
+    return T / T.sum(axis=1, keepdims=True)
+
+
+class _SoftmaxEncoding:
+    """``encode(y, s) -> (T, s)`` for a piece of the softmax's targets (``_targets.py``).
+
+    Hard labels without smoothing become class indices (one logit's 0/1 targets for two
+    classes), their class weight a weight of the sample; otherwise target distributions,
+    smoothed, each class's term weighed (folded into a sample weight and reweighted
+    distributions, ``fold_term_weights``).
+    """
+
+    def __init__(self, classes, class_weight, label_smoothing):
+        self.classes, self.class_weight = classes, class_weight
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, y, s):
+        dtype, n_classes, class_weight = s.dtype, self.classes.size, self.class_weight
+        if y.ndim == 2:
+            T, codes = _distributions(y, dtype), None
+        else:
+            T, codes = None, np.searchsorted(self.classes, y)
+        if T is None and self.label_smoothing == 0:
+            if class_weight is not None:
+                s = s * class_weight[codes].astype(dtype)
+            return (codes.astype(dtype)[:, None] if n_classes == 2 else codes), s
+        if T is None:
+            T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
+        T = smooth(T, self.label_smoothing, n_classes)
+        if class_weight is not None:
+            T, w = fold_term_weights(T, class_weight.astype(dtype))
+            s = s * w
+        return (T[:, 1:] if n_classes == 2 else T), s
