@@ -31,7 +31,7 @@ from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
 from ._targets import balanced
 from ._validation import check_sample_weight, shown, target_names, warn_at_caller
-from .distributed import DaskRows, dask_aware, is_dask_collection
+from .distributed import DaskFitData, dask_aware, is_dask_collection, score_dask
 
 
 class _LinearNLLClassifier(
@@ -101,13 +101,21 @@ class _LinearNLLClassifier(
         self : object
             The fitted estimator.
         """
-        names = target_names(y)
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        encode, meta = self._fit_targets(self._target_stats(y, sample_weight), names)
-        problem = Problem(*encode(y, sample_weight), **meta)
-        if self.cov_type is not None:
-            self._check_covariance_size(X, problem)  # before any work
-        init, previous = self._warm_start(problem, X.shape[1])
+        if is_dask_collection(X):
+            problem, make_rows, dtype = self._prepare_dask(X, y, sample_weight)
+        else:
+            names = target_names(y)
+            X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+            encode, meta = self._fit_targets(self._target_stats(y, sample_weight), names)
+            problem = Problem(*encode(y, sample_weight), **meta)
+            if self.cov_type is not None:
+                self._check_covariance_size(X, problem)  # before any work
+            dtype = X.dtype
+
+            def make_rows(width):
+                return InMemoryRows(X, problem.T, problem.sample_weight, width)
+
+        init, previous = self._warm_start(problem, self.n_features_in_)
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
         solver = LBFGSSolver(
             tol=self.tol,
@@ -117,12 +125,13 @@ class _LinearNLLClassifier(
             on_iteration=bridge.on_iteration,
             on_group_end=bridge.on_group_end,
         )
-        with _row_source(X, problem) as rows:
+        width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
+        with make_rows(width) as rows:
             objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
             results = solver.solve(objective, init)
-        self._set_fitted(X, problem, results)
+        self._set_fitted(X, problem, results, dtype)
         if previous is not None:
-            self._warn_if_warm_start_stalled(problem, results, previous, X.dtype)
+            self._warn_if_warm_start_stalled(problem, results, previous, dtype)
         bridge.end()
         return self
 
@@ -136,7 +145,7 @@ class _LinearNLLClassifier(
         curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
         return init, [curve[-1] for curve in curves]
 
-    def _set_fitted(self, X, problem, results):
+    def _set_fitted(self, X, problem, results, dtype):
         """The fitted attributes from the solver's results; statistics; warnings."""
         coef = np.vstack([r.coef for r in results])
         intercept = np.concatenate([r.intercept for r in results])
@@ -148,20 +157,15 @@ class _LinearNLLClassifier(
             if hasattr(self, name):
                 delattr(self, name)
         polished = False
-        if self.cov_type is not None:
-            if is_dask_collection(X):
-                raise ValueError(
-                    "cov_type needs the Hessian over the training data, which is computed "
-                    "in memory: fit a Dask collection with cov_type=None."
-                )
+        if self.cov_type is not None:  # in memory (refused for Dask before the fit)
             coef, intercept, polished = self._fit_inference(X, problem, coef, intercept)
         failed = [(g, r) for g, r in enumerate(results) if not r.converged]
         if failed and not polished:
             self._warn_not_converged(problem, failed)
         elif np.isinf(self.C) and not is_dask_collection(X):
             self._warn_if_separated(X, problem, coef, intercept)
-        self.coef_ = coef.astype(X.dtype)
-        self.intercept_ = intercept.astype(X.dtype)
+        self.coef_ = coef.astype(dtype)
+        self.intercept_ = intercept.astype(dtype)
 
     def _warn_if_warm_start_stalled(self, problem, results, previous, dtype):
         """A warm start that already passes tol on a changed problem takes no step."""
@@ -190,12 +194,26 @@ class _LinearNLLClassifier(
             ConvergenceWarning,
         )
 
-    def _validate_fit_data(self, X, y, sample_weight):
-        """``validate_data`` and the sample weights, for in-memory or Dask X."""
-        if is_dask_collection(X):
-            from .distributed import validate_fit_data
+    def _prepare_dask(self, X, y, sample_weight):
+        """``(problem, make_rows, dtype)`` of a fit on a Dask collection: the targets'
+        statistics from a distributed pass, their encoding left to the chunks."""
+        if self.cov_type is not None:
+            raise ValueError(
+                "cov_type needs the Hessian over the training data, which is computed in "
+                "memory: fit a Dask collection with cov_type=None."
+            )
+        from ._dask_rows import DaskRows
 
-            return validate_fit_data(self, X, y, sample_weight)
+        data = DaskFitData(self, X, y, sample_weight)
+        encode, meta = self._fit_targets(data.target_stats(self._target_stats), data.target_names)
+
+        def make_rows(width):
+            return DaskRows(data, encode, width)
+
+        return Problem(None, None, **meta), make_rows, data.X.dtype
+
+    def _validate_fit_data(self, X, y, sample_weight):
+        """``validate_data`` and the sample weights of an in-memory fit."""
         y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
         self._check_targets(y, y_shape)
         X, y = validate_data(
@@ -365,6 +383,8 @@ class _LinearNLLClassifier(
         -------
         score : float
         """
+        if is_dask_collection(X):
+            return score_dask(self, X, y, sample_weight)
         return super().score(X, self._hard_targets(y), sample_weight=sample_weight)
 
     # --- hooks of the subclasses ----------------------------------------------------
@@ -392,10 +412,3 @@ class _LinearNLLClassifier(
     def _hard_targets(self, y):
         """The labels that :meth:`score` compares ``predict`` with (soft targets made hard)."""
         return y
-
-
-def _row_source(X, problem):
-    """Where the objective's sums over rows are computed: in memory, or on Dask workers."""
-    width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
-    Rows = DaskRows if is_dask_collection(X) else InMemoryRows
-    return Rows(X, problem.T, problem.sample_weight, width)

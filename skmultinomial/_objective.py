@@ -120,11 +120,6 @@ class Problem:
         S = s.T.sum(axis=-1, dtype=np.float64)  # over contiguous rows of the stored layout
         return np.array([S if s.ndim == 1 else S[g].sum() for g in self.groups], np.float64)
 
-    def row_weights(self):
-        """One weight per row, to weigh the moments of X as the objective weighs rows."""
-        s = self.sample_weight
-        return s if s.ndim == 1 else s.T.mean(axis=0)
-
 
 class L2Penalty:
     """``1/2 ||W||_F^2`` on the weights; the intercepts are not penalised."""
@@ -228,7 +223,7 @@ class Objective:
         self.dtype = rows.dtype
         self.n_features = rows.n_features
         self.width = len(self.groups[0])
-        self.S = problem.weight_totals()
+        self.S = rows.weight_totals(problem.groups)
         self.penalised = not np.isinf(C)
         self.alpha = 1.0 / (C * self.S) if self.penalised else None
         if _tuning.SETTINGS.precondition:
@@ -236,7 +231,7 @@ class Objective:
             # rows get the same preconditioner (and so the same iterates).
             curvature = self.link.curvature_at_zero(self.width)
             floor = 1.0 / (C * np.max(self.S) * curvature) if self.penalised else 0.0
-            moments = rows.moments(problem.row_weights())
+            moments = rows.moments()
             self.preconditioner = Preconditioner(moments, fit_intercept, floor)
         else:
             self.preconditioner = Preconditioner.identity(self.n_features)

@@ -8,8 +8,9 @@ are split and where they live is the source's business:
 - :class:`InMemoryRows` (here): an in-memory X (dense or CSR/CSC) by row blocks, so
   that temporaries stay O(block x n_outputs); large problems spread the blocks over
   threads (BLAS single-threaded inside each block), summed in a fixed order.
-- ``distributed.DaskRows``: the row chunks of a Dask array, each an
-  :class:`InMemoryRows` on a worker; the chunk sums are added in chunk order.
+- ``_dask_rows.DaskRows``: the row chunks of a Dask array, each an
+  :class:`InMemoryRows` on a worker; the chunk sums are added up a fixed tree
+  (:func:`reduce_tree`) on the workers.
 
 Layout along the seam: targets ``T`` are ``(n_samples,)`` class indices or
 ``(n_samples, n_outputs)``, weights ``s`` are ``(n_samples,)`` or ``(n_samples,
@@ -25,7 +26,7 @@ import scipy.sparse as sp
 from . import _tuning
 from ._loss import Workspace, aligned_column_major, chunk_loss_grad
 
-__all__ = ["InMemoryRows", "RowSource", "add_sums", "safe_scale", "sum_in_order"]
+__all__ = ["InMemoryRows", "RowSource", "add_sums", "reduce_tree", "safe_scale", "sum_in_order"]
 
 
 class RowSource:
@@ -33,8 +34,9 @@ class RowSource:
 
     Attributes ``n_samples``, ``n_features`` and ``dtype`` (float32 or float64, that of
     X); used as a context manager around the evaluations (it may hold threads or remote
-    data until it exits). Subclasses provide :meth:`column_max`,
-    :meth:`weighted_sums` and :meth:`loss_grad`.
+    data until it exits). A source holds its rows' targets and weights too. Subclasses
+    provide :meth:`column_max`, :meth:`weighted_sums`, :meth:`output_totals`,
+    :meth:`row_weight_sum` and :meth:`loss_grad`.
     """
 
     n_samples: int
@@ -51,9 +53,24 @@ class RowSource:
         """Largest absolute value of each column of X, shape (n_features,)."""
         raise NotImplementedError
 
-    def weighted_sums(self, weights, scale):
-        """``(sum_i w_i x_i / scale, sum_i w_i (x_i / scale)**2)``, float64."""
+    def weighted_sums(self, scale):
+        """``(sum_i w_i x_i / scale, sum_i w_i (x_i / scale)**2)``, float64, with ``w_i``
+        the weight of row i (its sample weight, or the mean over outputs of per-entry
+        weights): rows weighed as the objective weighs them."""
         raise NotImplementedError
+
+    def row_weight_sum(self):
+        """``sum_i w_i``, float64."""
+        raise NotImplementedError
+
+    def output_totals(self):
+        """``sum_i s_i`` (1-D weights), or one sum per output (per-entry weights)."""
+        raise NotImplementedError
+
+    def weight_totals(self, groups):
+        """``S_g`` of each group of outputs, float64."""
+        S = self.output_totals()
+        return np.array([S if np.ndim(S) == 0 else S[g].sum() for g in groups], np.float64)
 
     def loss_grad(self, W, b, outputs, link):
         """``chunk_loss_grad`` summed over all rows, for the outputs ``outputs``.
@@ -72,16 +89,17 @@ class RowSource:
         """
         raise NotImplementedError
 
-    def moments(self, weights):
+    def moments(self):
         """Weighted column moments of X, scaled so that no feature scale overflows.
 
         Returns ``(scale, mean, mean_sq)``: the largest ``|x_j|`` of each column (1 for
-        an all-zero column) and the weighted means of ``x_j / scale_j`` and of its
-        square. X is read by blocks and not copied.
+        an all-zero column) and the means of ``x_j / scale_j`` and of its square, rows
+        weighed as in :meth:`weighted_sums` (so that weighted data and repeated rows
+        get the same moments). X is read by blocks and not copied.
         """
         scale = safe_scale(self.column_max())
-        total = weights.sum(dtype=np.float64)
-        return (scale, *(part / total for part in self.weighted_sums(weights, scale)))
+        total = self.row_weight_sum()
+        return (scale, *(part / total for part in self.weighted_sums(scale)))
 
 
 class InMemoryRows(RowSource):
@@ -152,8 +170,28 @@ class InMemoryRows(RowSource):
                 out = np.maximum(out, np.asarray(largest).ravel())
         return out
 
-    def weighted_sums(self, weights, scale):
-        w = weights.astype(np.float64)
+    def row_weights(self):
+        """One weight per row: the sample weight, or the mean of its per-entry weights."""
+        s = self.s
+        return s if s.ndim == 1 else s.T.mean(axis=0)
+
+    def row_weight_sum(self):
+        return self.row_weights().sum(dtype=np.float64)
+
+    def output_totals(self):
+        return self.s.T.sum(axis=-1, dtype=np.float64)  # over contiguous rows
+
+    @property
+    def nbytes(self):
+        """Bytes of the rows, targets and weights held."""
+        blocks = sum(
+            b.data.nbytes + b.indices.nbytes + b.indptr.nbytes if sp.issparse(b) else b.nbytes
+            for b in self.blocks
+        )
+        return blocks + self.T.nbytes + self.s.nbytes
+
+    def weighted_sums(self, scale):
+        w = self.row_weights().astype(np.float64)
         sums, sums_sq = np.zeros(self.n_features), np.zeros(self.n_features)
         for (lo, hi), block in zip(self.bounds, self.blocks):
             block = block.multiply(1 / scale) if sp.issparse(block) else block / scale
@@ -198,6 +236,29 @@ def sum_in_order(parts):
     for part in parts:
         total = add_sums(total, part)
     return total
+
+
+def reduce_tree(nodes, n_parts):
+    """Add partial sums up the fixed binary tree over part indices ``0 .. n_parts - 1``.
+
+    ``nodes`` maps ``(level, k)`` to the sum of parts ``k 2^level .. (k + 1) 2^level - 1``
+    (level 0: the parts themselves). Siblings present are added (left + right) and a
+    node whose right sibling lies beyond the last part moves up as it is, as far as the
+    nodes given allow. Returns the nodes left: for all the parts, ``{(L, 0): total}``.
+    Every sum is made of the same additions in the same order whichever subsets of the
+    parts were reduced where, so a distributed total does not depend on placement.
+    """
+    nodes = dict(nodes)
+    level = 0
+    while (1 << level) < n_parts:
+        for k in sorted(k for (lv, k) in nodes if lv == level and k % 2 == 0):
+            if (k + 1) << level >= n_parts:
+                nodes[(level + 1, k // 2)] = nodes.pop((level, k))
+            elif (level, k + 1) in nodes:
+                left, right = nodes.pop((level, k)), nodes.pop((level, k + 1))
+                nodes[(level + 1, k // 2)] = add_sums(left, right)
+        level += 1
+    return nodes
 
 
 def safe_scale(column_max):
