@@ -28,7 +28,6 @@ process and are evaluated on threads.
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -145,7 +144,6 @@ class DaskRows(RowSource):
             for index, (x, y, s) in enumerate(data.pieces())
         ]
         self.client = client()
-        self._pool = None
         self._placed_on = None  # the workers the current placement was made for
         if self.client is not None:
             from .distributed import quiet_graphs
@@ -166,14 +164,11 @@ class DaskRows(RowSource):
 
     def __enter__(self):
         if self.client is None:
-            n_threads = min(_tuning.n_threads_available(), max(1, len(self.chunks)))
-            self._pool = ThreadPoolExecutor(n_threads)
+            self._start_threads(min(_tuning.n_threads_available(), len(self.chunks)))
         return self
 
     def __exit__(self, *exc_info):
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._stop_threads()
         _tuning.record(
             "rows",
             source="dask",
@@ -234,8 +229,7 @@ class DaskRows(RowSource):
     def _map(self, function, **kwargs):
         """``function(chunk_source, **kwargs)`` for every chunk, in chunk order."""
         if self.client is None:
-            pool_map = map if self._pool is None else self._pool.map
-            return list(pool_map(lambda source: function(source, **kwargs), self.chunks))
+            return self._thread_map(lambda source: function(source, **kwargs), self.chunks)
         futures = self.client.map(function, self.chunks, pure=False, **kwargs)
         self._wait(futures)
         results = self.client.gather(futures)

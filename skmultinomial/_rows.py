@@ -42,12 +42,27 @@ class RowSource:
     n_samples: int
     n_features: int
     dtype: np.dtype
+    _pool = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         return None
+
+    def _start_threads(self, n_threads):
+        """A pool of ``n_threads`` for :meth:`_thread_map` (none for one thread)."""
+        if n_threads > 1:
+            self._pool = ThreadPoolExecutor(n_threads)
+
+    def _stop_threads(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _thread_map(self, function, items):
+        """``map(function, items)`` on the pool, in the order of ``items``."""
+        return list((map if self._pool is None else self._pool.map)(function, items))
 
     def column_max(self):
         """Largest absolute value of each column of X, shape (n_features,)."""
@@ -142,17 +157,13 @@ class InMemoryRows(RowSource):
         self.n_threads = n_threads
         self.n_evaluations = 0
         self._workspaces = [Workspace() for _ in range(n_threads)]
-        self._pool = None
 
     def __enter__(self):
-        if self.n_threads > 1:
-            self._pool = ThreadPoolExecutor(self.n_threads)
+        self._start_threads(self.n_threads)
         return self
 
     def __exit__(self, *exc_info):
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._stop_threads()
         _tuning.record(
             "rows",
             source="memory",
@@ -219,8 +230,7 @@ class InMemoryRows(RowSource):
                 total = part if total is None else add_sums(total, part)
             return total
 
-        pool_map = map if self._pool is None else self._pool.map
-        return sum_in_order(pool_map(run, range(min(self.n_threads, len(self.blocks)))))
+        return sum_in_order(self._thread_map(run, range(min(self.n_threads, len(self.blocks)))))
 
 
 def add_sums(total, part):
