@@ -13,10 +13,11 @@
   threads, checked again whenever the set of workers changes; a worker with less than
   its share (a replacement) is given copies of chunks from the fullest (``replicate``:
   moving data needs no restriction).
-- **Evaluations.** One task per group sums its chunks' ``chunk_loss_grad`` up a fixed
-  binary tree over the chunk indices (``_rows.reduce_tree``), one more task finishes
-  the tree on a worker, and only the total reaches the client: the same additions in
-  the same order whatever the placement, so two fits give identical coefficients.
+- **Evaluations.** One task per worker thread sums its chunks' ``chunk_loss_grad`` up a
+  fixed binary tree over the chunk indices (``_rows.reduce_tree``) as far as its chunks
+  go; the client receives those few nodes per thread (not one sum per chunk) and
+  finishes the tree: the same additions in the same order whatever the placement, so
+  two fits give identical coefficients.
 - **Faults.** Waiting is bounded: no worker in the cluster, every worker paused (out of
   memory), or workers dying over and over raise a RuntimeError after the no-worker
   timeout (dask config ``skmultinomial.no-worker-timeout``, default 60 s); a chunk
@@ -218,11 +219,9 @@ class DaskRows(RowSource):
             )
             for indices in self._placement()
         ]
-        total = self.client.submit(_finish_tree, n_chunks, *groups, pure=False)
-        self._wait([total, *groups])
-        result = total.result()
-        self.client.cancel([total, *groups])
-        return result
+        self._wait(groups)
+        # each worker thread's chunks already added up the tree: a few nodes a thread
+        return _finish_tree(n_chunks, *self.client.gather(groups))
 
     # --- the cluster ---------------------------------------------------------------
 
