@@ -114,6 +114,14 @@ def _finish_tree(n_chunks, *groups):
     return total
 
 
+def _worker_threads(dask_scheduler):
+    """``{(address, process id): threads}`` of the workers, read on the scheduler."""
+    return {
+        (address, getattr(ws, "server_id", None) or getattr(ws, "pid", None)): ws.nthreads
+        for address, ws in dask_scheduler.workers.items()
+    }
+
+
 def _worker_states(dask_scheduler):
     """``{(address, process id): status}`` of the workers ("running", "paused", ...),
     read on the scheduler; a worker its nanny restarted keeps its address, not its id."""
@@ -240,12 +248,15 @@ class DaskRows(RowSource):
 
     def _placement(self):
         """Chunk indices grouped by worker thread, balanced (module docstring)."""
-        workers = self.client.nthreads()  # every worker (scheduler_info lists at most 5)
-        if self._placed_on == workers:
+        # every worker (scheduler_info lists at most five on some versions), each as a
+        # process: a worker its nanny restarted keeps its address but lost its chunks
+        processes = self.client.run_on_scheduler(_worker_threads)
+        if self._placed_on == processes:
             return self._groups
-        if not workers:  # all lost: wait for new ones, within the no-worker timeout
+        if not processes:  # all lost: wait for new ones, within the no-worker timeout
             self._cluster.wait_for_workers()
-            workers = self.client.nthreads()
+            processes = self.client.run_on_scheduler(_worker_threads)
+        workers = {address: threads for (address, _), threads in processes.items()}
         self._wait(self.chunks)  # lost chunks rebuilt first
         holders = {key: set(h) for key, h in self.client.who_has(self.chunks).items()}
         assigned, moves = _assign([holders.get(f.key, set()) for f in self.chunks], workers)
@@ -257,7 +268,7 @@ class DaskRows(RowSource):
             n_groups = max(1, min(threads, len(mine)))
             size = -(-len(mine) // n_groups) if mine else 0
             self._groups += [mine[g : g + size] for g in range(0, len(mine), size or 1)]
-        self._placed_on = workers
+        self._placed_on = processes
         _tuning.record(
             "placement",
             workers=len(workers),
