@@ -25,7 +25,7 @@ from sklearn.utils.validation import validate_data
 
 from . import _tuning
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
-from ._inference import InferenceMixin, separated
+from ._inference import InferenceMixin
 from ._objective import Objective, Problem
 from ._rows import InMemoryRows
 from ._solver import LBFGSSolver
@@ -52,7 +52,7 @@ class _LinearNLLClassifier(
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "cov_type": [StrOptions({"nonrobust", "robust"}), None],
+        "cov_type": [StrOptions({"nonrobust", "robust", "cluster"}), None],
     }
 
     def __init__(
@@ -84,25 +84,28 @@ class _LinearNLLClassifier(
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the model by penalised maximum likelihood with L-BFGS.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
             Training data. float32 data is fitted in float32 and gives float32 ``coef_``.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets, see the class docstring.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample; a weight of 2 counts as the row twice.
+        groups : array-like of shape (n_samples,), default=None
+            The cluster of each sample, for ``cov_type="cluster"`` (and only for it).
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
+        clusters, n_clusters = self._clusters(groups, X)
         if is_dask_collection(X):
-            problem, make_rows, dtype = self._prepare_dask(X, y, sample_weight)
+            problem, make_rows, dtype = self._prepare_dask(X, y, sample_weight, groups)
         else:
             names = target_names(y)
             X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
@@ -113,7 +116,9 @@ class _LinearNLLClassifier(
             dtype = X.dtype
 
             def make_rows(width):
-                return InMemoryRows(X, problem.T, problem.sample_weight, width)
+                return InMemoryRows(
+                    X, problem.T, problem.sample_weight, width, None, clusters, n_clusters
+                )
 
         init, previous = self._warm_start(problem, self.n_features_in_)
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
@@ -129,7 +134,7 @@ class _LinearNLLClassifier(
         with make_rows(width) as rows:
             objective = Objective(rows, problem, C=self.C, fit_intercept=self.fit_intercept)
             results = solver.solve(objective, init)
-        self._set_fitted(X, problem, results, dtype)
+            self._set_fitted(rows, X, problem, results, dtype)
         if previous is not None:
             self._warn_if_warm_start_stalled(problem, results, previous, dtype)
         bridge.end()
@@ -145,7 +150,7 @@ class _LinearNLLClassifier(
         curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
         return init, [curve[-1] for curve in curves]
 
-    def _set_fitted(self, X, problem, results, dtype):
+    def _set_fitted(self, rows, X, problem, results, dtype):
         """The fitted attributes from the solver's results; statistics; warnings."""
         coef = np.vstack([r.coef for r in results])
         intercept = np.concatenate([r.intercept for r in results])
@@ -153,19 +158,52 @@ class _LinearNLLClassifier(
         curves = [[float(v) for v in r.curve] for r in results]
         self.loss_curve_ = curves[0] if self._single_problem else curves
         self.n_iter_ = int(n_iter[0]) if self._single_problem else n_iter
-        for name in ("cov_params_", "_summary_"):  # of an earlier fit
+        for name in ("cov_params_", "_summary_", "_inference_"):  # of an earlier fit
             if hasattr(self, name):
                 delattr(self, name)
+        separated = []
+        if np.isinf(self.C) and not is_dask_collection(X):
+            separated = self._check_separation(X, problem)
+        if separated and self.cov_type is not None:
+            raise ValueError(_separation_message(separated, with_cov_type=True))
         polished = False
-        if self.cov_type is not None:  # in memory (refused for Dask before the fit)
-            coef, intercept, polished = self._fit_inference(X, problem, coef, intercept)
+        if self.cov_type is not None:
+            coef, intercept, polished = self._fit_inference(rows, problem, coef, intercept)
         failed = [(g, r) for g, r in enumerate(results) if not r.converged]
-        if failed and not polished:
+        if separated:  # the cause of a failure to converge, if any: said instead
+            warn_at_caller(_separation_message(separated, with_cov_type=False), ConvergenceWarning)
+        elif failed and not polished:
             self._warn_not_converged(problem, failed)
-        elif np.isinf(self.C) and not is_dask_collection(X):
-            self._warn_if_separated(X, problem, coef, intercept)
+        self._fit_statistics_at(rows, problem, coef, intercept)
         self.coef_ = coef.astype(dtype)
         self.intercept_ = intercept.astype(dtype)
+
+    def _clusters(self, groups, X):
+        """Cluster codes of ``groups`` (or None), checked against ``cov_type``."""
+        if groups is None:
+            if self.cov_type == "cluster":
+                raise ValueError(
+                    "cov_type='cluster' needs the cluster of each sample: fit(X, y, groups=...)."
+                )
+            return None, 0
+        if self.cov_type != "cluster":
+            raise ValueError(
+                "groups= gives the clusters of cov_type='cluster', and this estimator has "
+                f"cov_type={self.cov_type!r}: set cov_type='cluster' or drop groups."
+            )
+        if is_dask_collection(X):
+            return None, 0  # encoded with the chunks
+        from sklearn.utils.validation import column_or_1d
+
+        labels, codes = np.unique(column_or_1d(np.asarray(groups)), return_inverse=True)
+        if codes.size != X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{X.shape[0]}, {codes.size}] (X and groups)"
+            )
+        if labels.size < 2:
+            raise ValueError("cov_type='cluster' needs at least 2 clusters in groups.")
+        return codes.ravel(), labels.size
 
     def _warn_if_warm_start_stalled(self, problem, results, previous, dtype):
         """A warm start that already passes tol on a changed problem takes no step."""
@@ -194,23 +232,21 @@ class _LinearNLLClassifier(
             ConvergenceWarning,
         )
 
-    def _prepare_dask(self, X, y, sample_weight):
+    def _prepare_dask(self, X, y, sample_weight, groups):
         """``(problem, make_rows, dtype)`` of a fit on a Dask collection: the targets'
         statistics from a distributed pass, their encoding left to the chunks."""
-        if self.cov_type is not None:
-            raise ValueError(
-                "cov_type needs the Hessian over the training data, which is computed in "
-                "memory: fit a Dask collection with cov_type=None."
-            )
         from ._dask_rows import DaskRows
 
-        data = DaskFitData(self, X, y, sample_weight)
+        data = DaskFitData(self, X, y, sample_weight, groups)
         encode, meta = self._fit_targets(data.target_stats(self._target_stats), data.target_names)
+        problem = Problem(None, None, **meta)
+        if self.cov_type is not None:
+            self._check_covariance_size(data.X, problem)  # before any work
 
         def make_rows(width):
             return DaskRows(data, encode, width)
 
-        return Problem(None, None, **meta), make_rows, data.X.dtype
+        return problem, make_rows, data.X.dtype
 
     def _validate_fit_data(self, X, y, sample_weight):
         """``validate_data`` and the sample weights of an in-memory fit."""
@@ -235,24 +271,6 @@ class _LinearNLLClassifier(
     def _logits(self, X, coef, intercept):
         """``X @ coef.T + intercept`` in float64 for validated X, shape (n_samples, n_outputs)."""
         return np.asarray(X @ coef.T.astype(np.float64)) + intercept
-
-    def _warn_if_separated(self, X, problem, coef, intercept):
-        """Unpenalised fits of separable data have no optimum: say so, once."""
-        groups = [
-            g
-            for g, Q, T, s in self._distributions_at(X, problem, coef, intercept)
-            if separated(Q, T, s)
-        ]
-        if groups:
-            names = [problem.group_name(g) for g in groups]
-            where = "" if names == [None] else " for " + ", ".join(names)
-            warn_at_caller(
-                f"The training data are perfectly separated{where}: without a penalty "
-                "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
-                "coefficients are wherever L-BFGS stopped (they grow without bound with "
-                "a tighter tol). Use a finite C.",
-                ConvergenceWarning,
-            )
 
     def _warn_not_converged(self, problem, failed):
         """One ConvergenceWarning for all the groups (labels) that did not converge."""
@@ -412,3 +430,17 @@ class _LinearNLLClassifier(
     def _hard_targets(self, y):
         """The labels that :meth:`score` compares ``predict`` with (soft targets made hard)."""
         return y
+
+
+def _separation_message(names, with_cov_type):
+    shown_names = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    subject = f"The {shown_names} {'is' if len(names) == 1 else 'are'} separable"
+    text = (
+        f"{subject} from the rest by the features (quasi-complete separation): without a "
+        "penalty (C=np.inf) the maximum-likelihood estimate does not exist, and the "
+        "coefficients are wherever the fit stopped (they grow without bound with a "
+        "tighter tol). Use a finite C"
+    )
+    if with_cov_type:
+        return text + " for penalised (sandwich) standard errors: these have none."
+    return text + "."

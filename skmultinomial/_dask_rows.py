@@ -28,40 +28,15 @@ Without a distributed client (Dask's threaded scheduler) the chunks live in this
 process and are evaluated on threads.
 """
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 
 from . import _tuning
+from ._dask_cluster import Cluster, _worker_threads, checked_targets, client, quiet_graphs
 from ._loss import aligned_copy
 from ._rows import InMemoryRows, RowSource, reduce_tree, sum_in_order
 
-__all__ = ["Cluster", "DaskRows", "client", "no_worker_timeout"]
-
-
-def client():
-    """The distributed client that Dask would compute with now, or None (local threads).
-
-    Dask's own choice: the default client, unless ``dask.config.set(scheduler=...)``
-    names another scheduler (``"threads"`` fits on this machine's threads).
-    """
-    try:
-        from dask.base import get_scheduler
-        from distributed import Client
-    except ImportError:
-        return None
-    current = getattr(get_scheduler(), "__self__", None)
-    return current if isinstance(current, Client) else None
-
-
-def no_worker_timeout():
-    """Seconds a distributed fit waits without a worker that can work, then raises."""
-    import dask
-
-    return float(
-        dask.config.get("skmultinomial.no-worker-timeout", _tuning.SETTINGS.dask_no_worker_timeout)
-    )
+__all__ = ["DaskRows"]
 
 
 def _checked_chunk(X_chunk, index):
@@ -81,14 +56,16 @@ def _checked_chunk(X_chunk, index):
     return X_chunk
 
 
-def _chunk_rows(X_chunk, y, s, encode, n_outputs, dtype, index):
+def _chunk_rows(X_chunk, y, s, clusters, encode, n_outputs, dtype, index, cluster_labels):
     """Built on a worker: a chunk's rows with its encoded targets and weights."""
-    from .distributed import checked_targets
-
     X_chunk = _checked_chunk(X_chunk, index)
     y, s = checked_targets(y, s, X_chunk.shape[0], dtype, index)
     T, s = encode(y, s)
-    return InMemoryRows(X_chunk, T, s, n_outputs, n_threads=1)
+    codes, n_clusters = None, 0
+    if cluster_labels is not None:
+        codes = np.searchsorted(cluster_labels, np.asarray(clusters).ravel())
+        n_clusters = cluster_labels.size
+    return InMemoryRows(X_chunk, T, s, n_outputs, 1, codes, n_clusters)
 
 
 def _chunk_summary(source):
@@ -114,23 +91,6 @@ def _finish_tree(n_chunks, *groups):
     return total
 
 
-def _worker_threads(dask_scheduler):
-    """``{(address, process id): threads}`` of the workers, read on the scheduler."""
-    return {
-        (address, getattr(ws, "server_id", None) or getattr(ws, "pid", None)): ws.nthreads
-        for address, ws in dask_scheduler.workers.items()
-    }
-
-
-def _worker_states(dask_scheduler):
-    """``{(address, process id): status}`` of the workers ("running", "paused", ...),
-    read on the scheduler; a worker its nanny restarted keeps its address, not its id."""
-    return {
-        (address, getattr(ws, "server_id", None) or getattr(ws, "pid", None)): ws.status.name
-        for address, ws in dask_scheduler.workers.items()
-    }
-
-
 class DaskRows(RowSource):
     """The row source over a Dask array's row chunks (see the module docstring).
 
@@ -149,14 +109,14 @@ class DaskRows(RowSource):
 
         self.n_features, self.dtype = data.X.shape[1], data.X.dtype
         tasks = [
-            delayed(_chunk_rows, pure=False)(x, y, s, encode, n_outputs, self.dtype, index)
-            for index, (x, y, s) in enumerate(data.pieces())
+            delayed(_chunk_rows, pure=False)(
+                x, y, s, g, encode, n_outputs, self.dtype, index, data.cluster_labels
+            )
+            for index, ((x, y, s), g) in enumerate(zip(data.pieces(), data.cluster_pieces()))
         ]
         self.client = client()
         self._placed_on = None  # the workers the current placement was made for
         if self.client is not None:
-            from .distributed import quiet_graphs
-
             self._cluster = Cluster(self.client)
             with quiet_graphs():
                 self.chunks = self.client.compute(tasks)
@@ -208,6 +168,12 @@ class DaskRows(RowSource):
     def row_weight_sum(self):
         return self._row_weight_sum
 
+    def map_sum(self, function, **kwargs):
+        total = None
+        for part in self._map(function, **kwargs):  # in chunk order: the same sums
+            total = part if total is None else {key: total[key] + part[key] for key in part}
+        return total
+
     def loss_grad(self, W, b, outputs, link):
         if self.client is None:
             parts = self._map(lambda source: source.loss_grad(W, b, outputs, link))
@@ -237,7 +203,8 @@ class DaskRows(RowSource):
         """``function(chunk_source, **kwargs)`` for every chunk, in chunk order."""
         if self.client is None:
             return self._thread_map(lambda source: function(source, **kwargs), self.chunks)
-        futures = self.client.map(function, self.chunks, pure=False, **kwargs)
+        with quiet_graphs():  # the estimator travels with inference tasks
+            futures = self.client.map(function, self.chunks, pure=False, **kwargs)
         self._wait(futures)
         results = self.client.gather(futures)
         self.client.cancel(futures)
@@ -278,59 +245,6 @@ class DaskRows(RowSource):
         return self._groups
 
 
-class Cluster:
-    """Bounded waits on a distributed client: raise rather than hang (module docstring)."""
-
-    def __init__(self, client):
-        self.client = client
-        self.departed = 0  # workers lost so far
-        self.known = set(client.run_on_scheduler(_worker_states))
-
-    def wait(self, futures):
-        """Wait for futures; raise rather than hang when the cluster cannot work."""
-        from distributed import wait
-
-        stalled_since = None
-        while True:
-            try:
-                wait(futures, timeout=1.0)
-                break
-            except TimeoutError:
-                pass
-            stalled_since = self._check(stalled_since)
-        _raise_failures(futures)
-
-    def wait_for_workers(self):
-        """Wait until a worker can work, within the no-worker timeout."""
-        stalled_since = None
-        while True:
-            stalled_since = self._check(stalled_since)
-            if stalled_since is None:
-                return
-            time.sleep(0.5)
-
-    def _check(self, stalled_since):
-        """One look at the workers: raise when the fit cannot go on; return since when
-        no worker could work (None: one can)."""
-        timeout = no_worker_timeout()
-        states = self.client.run_on_scheduler(_worker_states)
-        current = set(states)
-        self.departed += len(self.known - current)  # lost (or restarted) since last look
-        self.known = current
-        if self.departed > max(6, 3 * len(current)):
-            raise RuntimeError(
-                f"The Dask workers kept dying during the fit ({self.departed} lost or "
-                "restarted): they may be too small for the chunks of X (their memory "
-                "limit), or a chunk kills them. The fit is abandoned."
-            )
-        if any(status == "running" for status in states.values()):
-            return None
-        stalled_since = stalled_since or time.monotonic()
-        if time.monotonic() - stalled_since > timeout:
-            raise RuntimeError(_stall_message(states, timeout, self.departed))
-        return stalled_since
-
-
 def _assign(holders, workers):
     """Each chunk's worker, about equal shares by threads, and the copies that needs.
 
@@ -355,46 +269,6 @@ def _assign(holders, workers):
         if worker not in holders[i]:
             moves.setdefault(worker, []).append(i)
     return assigned, moves
-
-
-def _stall_message(states, timeout, departed=0):
-    if not states and departed:
-        return (
-            f"The Dask cluster has had no workers for {timeout:g} s during the fit, after "
-            f"{departed} left or died: scaled down, or too small for the chunks of X "
-            "(their memory limit), or killed by a chunk. The fit is abandoned."
-        )
-    if not states:
-        return (
-            f"The Dask cluster has had no workers for {timeout:g} s during the fit: start "
-            "workers, or fit in memory."
-        )
-    return (
-        f"Every Dask worker has been paused for {timeout:g} s (above its memory pause "
-        "threshold): the chunks of X do not fit in the workers' memory. Give the workers "
-        "more memory or add workers, or fit on fewer rows."
-    )
-
-
-def _raise_failures(futures):
-    """The first failed future's error: ours as it is, the cluster's as RuntimeError."""
-    for future in futures:  # an error first: a cancelled dependent is only its echo
-        if future.status == "error":
-            exc = future.exception()
-            if isinstance(exc, ValueError):
-                raise exc
-            raise RuntimeError(
-                f"A task of the distributed fit failed ({type(exc).__name__}: {exc}); the "
-                "chunks of X could not be evaluated, for instance because workers kept "
-                "dying. The fit is abandoned."
-            ) from exc
-    for future in futures:
-        if future.status in ("cancelled", "lost"):
-            raise RuntimeError(
-                f"A task of the distributed fit was {future.status}: its data was lost "
-                "with the workers and could not be rebuilt (data scattered to the workers "
-                "has no lineage). The fit is abandoned."
-            )
 
 
 def _register_sizeof():

@@ -82,6 +82,12 @@ class RowSource:
         """``sum_i s_i`` (1-D weights), or one sum per output (per-entry weights)."""
         raise NotImplementedError
 
+    def map_sum(self, function, **kwargs):
+        """``function(piece, **kwargs)`` for every in-memory piece of the rows (the whole
+        X in memory; each chunk of a Dask array, on its worker), the dicts of sums it
+        returns added in the pieces' order."""
+        raise NotImplementedError
+
     def weight_totals(self, groups):
         """``S_g`` of each group of outputs, float64."""
         S = self.output_totals()
@@ -131,10 +137,14 @@ class InMemoryRows(RowSource):
         The most logits one evaluation asks for, to size the blocks.
     n_threads : int, default=None
         Threads over blocks; None chooses by size (one for small problems).
+    clusters : ndarray of int of shape (n_samples,), default=None
+        The cluster of each row, codes below ``n_clusters`` (``cov_type="cluster"``).
+    n_clusters : int, default=0
     """
 
-    def __init__(self, X, T, s, n_outputs, n_threads=None):
+    def __init__(self, X, T, s, n_outputs, n_threads=None, clusters=None, n_clusters=0):
         settings = _tuning.SETTINGS
+        self.X, self.clusters, self.n_clusters = X, clusters, n_clusters
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         # At a fixed alignment (see Workspace.get): the same fit, the same sums.
@@ -180,6 +190,9 @@ class InMemoryRows(RowSource):
                 largest = largest.todense() if sp.issparse(block) else largest
                 out = np.maximum(out, np.asarray(largest).ravel())
         return out
+
+    def map_sum(self, function, **kwargs):
+        return function(self, **kwargs)
 
     def row_weights(self):
         """One weight per row: the sample weight, or the mean of its per-entry weights."""

@@ -6,13 +6,17 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_expit
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, binary_log_proba, log_softmax
-from ._objective import fold_term_weights, smooth
-from ._targets import balanced, column_stats, label_stats
-from ._validation import integer_codes_hint, per_label, shown, warn_at_caller
+from ._targets import (
+    SigmoidEncoding,
+    balanced,
+    column_stats,
+    indicator_or_probabilities,
+    label_stats,
+)
+from ._validation import per_label, shown, warn_at_caller
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -88,7 +92,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         ``predict`` marks a label when its probability is strictly above the threshold
         (one per label, or one for all). For 1-D labels of 3 or more classes
         ``predict`` takes the most probable class: a threshold other than 0.5 raises.
-    cov_type : {"nonrobust", "robust"}, default=None
+    cov_type : {"nonrobust", "robust", "cluster"}, default=None
         Compute, at fit time, the covariance of each label's coefficients for
         :meth:`summary` (see ``SoftmaxRegressionClassifier``); the labels are
         independent problems, so their coefficients are uncorrelated.
@@ -199,7 +203,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     @staticmethod
     def _target_stats(y, sample_weight):
         if y.ndim == 2:
-            Y = _indicator_or_probabilities(y).astype(sample_weight.dtype)
+            Y = indicator_or_probabilities(y).astype(sample_weight.dtype)
             return column_stats(Y, sample_weight, sparse=sp.issparse(y))
         return label_stats(y, sample_weight)
 
@@ -241,7 +245,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         eps = self.label_smoothing
         n_pos_smoothed = (1 - eps) * n_pos + eps / 2 * total
         totals = w_pos * n_pos_smoothed + w_neg * (total - n_pos_smoothed)
-        encode = _SigmoidEncoding(
+        encode = SigmoidEncoding(
             None if stats.labels is None else self.classes_, sample_class_weight, w_pos, w_neg, eps
         )
         labels = list(self.classes_) if kind is not None else [None]
@@ -296,11 +300,22 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
 
     _summary_output_name = "label"
 
-    def _group_distributions(self, Z, problem, g):
+    def _group_distributions(self, Z, T, s, g):
         """A label's (absent, present) log-probabilities and targets."""
-        t = problem.T[:, g].astype(np.float64)
-        s = problem.sample_weight
+        t = T[:, g].astype(np.float64)
         return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s if s.ndim == 1 else s[:, g]
+
+    def _margin_outputs(self, g, n_values):
+        return np.array([1])  # each label's probability of being present
+
+    def _margin_names(self, g, values):
+        return self._summary_outputs(g, None)[0]
+
+    def _separated_name(self, g, value):
+        return f"label {shown(self._summary_outputs(g, None)[0][0])}"
+
+    def _statistics_index(self):
+        return self.classes_[1:] if self.y_type_ == "binary" else self.classes_
 
     def _summary_outputs(self, g, free):
         outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_[[g]]
@@ -368,60 +383,3 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         # One-vs-rest normalisation p_k / sum_j p_j, done in log space so that rows whose
         # sigmoids all underflow still give a distribution.
         return log_softmax(log_expit(Z))
-
-
-def _indicator_or_probabilities(y):
-    """2-D targets as float64, checked: a 0/1 indicator matrix or probabilities in [0, 1]."""
-    Y = y.toarray() if sp.issparse(y) else np.asarray(y)
-    try:
-        Y = Y.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "SigmoidMultiLabelClassifier needs 2-D targets of numbers in [0, 1] (a 0/1 "
-            f"indicator matrix, or per-label probabilities); Y holds {Y.dtype} entries "
-            f"such as {shown(Y.flat[0])}. Encode label sets with "
-            "sklearn.preprocessing.MultiLabelBinarizer."
-        ) from exc
-    if not np.isfinite(Y).all():
-        row, col = np.argwhere(~np.isfinite(Y))[0]
-        raise ValueError(f"Input Y contains NaN, infinity or None, first at Y[{row}, {col}].")
-    outside = (Y < 0) | (Y > 1)
-    if outside.any():
-        row, col = np.argwhere(outside)[0]
-        raise ValueError(
-            "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, n_labels) "
-            "with entries in [0, 1]: a 0/1 indicator matrix, or the probability of each "
-            f"label. Y[{row}, {col}] is {shown(Y[row, col])} ({type_of_target(Y)}). Encode "
-            "label sets with sklearn.preprocessing.MultiLabelBinarizer." + integer_codes_hint(Y)
-        )
-    return Y
-
-
-class _SigmoidEncoding:
-    """``encode(y, s) -> (T, s)`` for a piece of the sigmoid model's targets.
-
-    2-D targets are checked and kept; 1-D labels become one indicator column per label
-    (one for binary labels), their samples weighed by a dict of class weights for 3 or
-    more classes. Targets are smoothed, and each label's positive and negative terms
-    weighed (folded into a weight per entry and new targets, ``fold_term_weights``).
-    """
-
-    def __init__(self, classes, sample_class_weight, w_pos, w_neg, label_smoothing):
-        self.classes, self.sample_class_weight = classes, sample_class_weight
-        self.w_pos, self.w_neg, self.label_smoothing = w_pos, w_neg, label_smoothing
-
-    def __call__(self, y, s):
-        if self.classes is None:
-            Y = _indicator_or_probabilities(y)
-        else:
-            codes = np.searchsorted(self.classes, y)
-            if self.sample_class_weight is not None:
-                s = s * self.sample_class_weight[codes]
-            n_classes = self.classes.size
-            Y = codes[:, None] == (1 if n_classes == 2 else np.arange(n_classes))
-        Y = smooth(Y.astype(s.dtype), self.label_smoothing, 2)
-        if np.all(self.w_pos == 1) and np.all(self.w_neg == 1):
-            return Y, s
-        weights = np.column_stack([self.w_neg, self.w_pos]).astype(s.dtype)
-        T, w = fold_term_weights(np.stack([1 - Y, Y], axis=-1), weights)
-        return T[..., 1], w * s[:, None]

@@ -42,6 +42,9 @@ class Settings:
     #: cov_type refuses more coefficients (per group) than this: the Hessian alone is
     #: 8 n_coef^2 bytes (128 MiB at the limit) and costs n_samples n_coef^2 to compute.
     max_covariance_coefficients: int = 4096
+    #: Unpenalised in-memory fits look for separated classes by a linear program when X
+    #: has at most this many entries.
+    max_separation_check: int = 10**7
     #: A distributed fit raises after this many seconds without any worker in the cluster.
     dask_no_worker_timeout: float = 60.0
     #: Precondition L-BFGS by the features' moments (off: to test that it leaves the

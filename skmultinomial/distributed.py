@@ -22,16 +22,16 @@ before ``.compute()``); ``score`` is computed on the workers, two numbers per ch
 Dask and distributed are the optional extra ``skmultinomial[dask]``.
 """
 
-import contextlib
 import functools
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._dask_cluster import Cluster, checked_targets, client, quiet_graphs
 from ._validation import target_names
 
-__all__ = ["DaskFitData", "checked_targets", "dask_aware", "is_dask_collection"]
+__all__ = ["DaskFitData", "dask_aware", "is_dask_collection", "quiet_graphs", "score_dask"]
 
 
 def is_dask_collection(obj):
@@ -83,7 +83,7 @@ class DaskFitData:
     ``y`` as a Dask array to keep it on the workers only).
     """
 
-    def __init__(self, estimator, X, y, sample_weight):
+    def __init__(self, estimator, X, y, sample_weight, groups=None):
         X, self.feature_names = as_dask_array(X)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
@@ -93,6 +93,17 @@ class DaskFitData:
         self.target_names = target_names(y)
         self.y_pieces = self._aligned(y, "y")
         self.s_pieces = None if sample_weight is None else self._aligned(sample_weight, "w")
+        self.g_pieces, self.cluster_labels = None, None
+        if groups is not None:  # cov_type="cluster": the labels of the clusters, once
+            self.g_pieces = self._aligned(groups, "groups")
+            if is_dask_collection(groups):
+                import dask.array as da
+
+                self.cluster_labels = da.unique(as_dask_array(groups)[0].ravel()).compute()
+            else:
+                self.cluster_labels = np.unique(np.asarray(groups))
+            if self.cluster_labels.size < 2:
+                raise ValueError("cov_type='cluster' needs at least 2 clusters in groups.")
         if estimator is None:  # scoring: nothing to set
             return
         estimator.n_features_in_ = X.shape[1]
@@ -106,12 +117,15 @@ class DaskFitData:
         xs = self.X.to_delayed().ravel().tolist()
         return zip(xs, self.y_pieces, self.s_pieces or [None] * len(xs))
 
+    def cluster_pieces(self):
+        """The clusters' piece of each row chunk, or None for each."""
+        return self.g_pieces or [None] * len(self.y_pieces)
+
     def target_stats(self, stats_fn):
         """``stats_fn`` on every piece of the targets, merged (``_targets.merge_stats``)."""
         import dask
         from dask import delayed
 
-        from ._dask_rows import Cluster, client
         from ._targets import merge_stats
 
         tasks = [
@@ -170,36 +184,6 @@ class DaskFitData:
                 f"[{self.X.shape[0]}, {A.shape[0]}]"
             )
         return A.rechunk({0: self.X.chunks[0]})
-
-
-def checked_targets(y, s, n_rows, dtype, index):
-    """A piece of targets and weights checked as ``validate_data`` checks them whole."""
-    from sklearn.utils.validation import _check_sample_weight, check_array
-
-    where = f" (in row chunk {index})"
-    if n_rows == 0:  # an empty chunk: scikit-learn's checks refuse 0 rows
-        y = np.asarray(y)
-        return (y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y), np.ones(0, dtype=dtype)
-    try:
-        y = check_array(
-            y,
-            ensure_2d=False,
-            dtype=None,
-            input_name="y",
-            ensure_min_samples=0,
-            accept_sparse="csr",
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.shape[0] != n_rows:
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{n_rows}, {y.shape[0]}]"
-            )
-        s = _check_sample_weight(s, np.empty((n_rows, 0)), dtype=dtype, ensure_non_negative=True)
-    except ValueError as exc:
-        raise ValueError(f"{exc}{where}") from None
-    return y, s
 
 
 def _piece_stats(y, s, stats_fn, dtype, index):
@@ -285,8 +269,6 @@ def score_dask(estimator, X, y, sample_weight):
     import dask
     from dask import delayed
 
-    from ._dask_rows import client
-
     data = DaskFitData(None, X, y, sample_weight)
     _check_names(estimator, data.feature_names)
     tasks = [
@@ -298,12 +280,3 @@ def score_dask(estimator, X, y, sample_weight):
         parts = dask.compute(*tasks, scheduler=None if current is not None else "threads")
     correct, total = (sum(values) for values in zip(*parts))
     return correct / total
-
-
-@contextlib.contextmanager
-def quiet_graphs():
-    """Silence distributed's "Sending large graph" warning: in-memory targets travel in
-    the tasks on purpose (a lost chunk is rebuilt from its task alone)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sending large graph")
-        yield

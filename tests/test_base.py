@@ -5,11 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import TIGHT
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+from conftest import TIGHT
 
 ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
 

@@ -111,7 +111,7 @@ def test_scaled_to_zero_then_back_the_fit_recovers(monkeypatch):
 
 
 def _workers(client):
-    from skmultinomial._dask_rows import _worker_states
+    from skmultinomial._dask_cluster import _worker_states
 
     return set(client.run_on_scheduler(_worker_states))
 

@@ -206,14 +206,23 @@ def test_weights_are_checked_before_the_chunks_are_built(client, data):
         )
 
 
-def test_cov_type_is_refused_before_the_distributed_fit_runs(client, data):
-    X, y, _, _ = data
-    with (
-        distributed.get_task_stream(client) as stream,
-        pytest.raises(ValueError, match="cov_type needs the Hessian"),
-    ):
-        SoftmaxRegressionClassifier(cov_type="nonrobust").fit(da.from_array(X, chunks=CHUNKS), y)
-    assert stream.data == []  # nothing computed
+@pytest.mark.parametrize("cov_type", ["nonrobust", "robust", "cluster"])
+def test_covariance_on_dask_equals_the_in_memory_covariance(client, data, cov_type):
+    # the Hessian, score and cluster sums computed per chunk on the workers
+    X, y, Y, w = data
+    groups = np.arange(len(y)) % 37
+    fit = {"sample_weight": w, "groups": groups if cov_type == "cluster" else None}
+    for Estimator, target in [(SoftmaxRegressionClassifier, y), (SigmoidMultiLabelClassifier, Y)]:
+        in_memory = Estimator(C=np.inf, cov_type=cov_type).fit(X, target, **fit)
+        distributed_fit = Estimator(C=np.inf, cov_type=cov_type).fit(
+            da.from_array(X, chunks=CHUNKS), target, **fit
+        )
+        np.testing.assert_allclose(
+            distributed_fit.cov_params_, in_memory.cov_params_, rtol=1e-10, atol=1e-14
+        )
+        np.testing.assert_allclose(distributed_fit.coef_, in_memory.coef_, rtol=1e-10, atol=1e-12)
+        stats, reference = distributed_fit.fit_statistics(), in_memory.fit_statistics()
+        np.testing.assert_allclose(np.asarray(stats), np.asarray(reference), rtol=1e-10)
 
 
 def test_parquet_column_subsets_fit_and_predict_lazily(client, data, tmp_path):

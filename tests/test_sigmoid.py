@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TIGHT, reference_class_weight
 from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -13,6 +12,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+from conftest import TIGHT, reference_class_weight
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import SKLEARN_VERSION
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +13,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+from conftest import SKLEARN_VERSION
 
 # No check is expected to fail; this dict is where a failure would be named, with its
 # reason, were one ever accepted.
