@@ -20,14 +20,17 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from . import _tuning
+from ._arrays import check_same_namespace, namespace_of, take_labels, to_host
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
 from ._inference import InferenceMixin
 from ._objective import Objective, Problem
-from ._rows import InMemoryRows
+from ._rows import InMemoryRows, NamespaceRows
 from ._solver import LBFGSSolver
 from ._targets import balanced
 from ._validation import check_sample_weight, shown, target_names, warn_at_caller
@@ -81,6 +84,7 @@ class _LinearNLLClassifier(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -91,8 +95,12 @@ class _LinearNLLClassifier(
         ----------
         X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
             Training data. float32 data is fitted in float32 and gives float32 ``coef_``.
+            Under ``sklearn.config_context(array_api_dispatch=True)``, an array of
+            another namespace (PyTorch, CuPy) is fitted in that namespace on its device,
+            and the fitted attributes are arrays of it (README, "Array API and GPUs").
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets, see the class docstring.
+            Targets, see the class docstring. Of any namespace and device: targets (and
+            weights, and groups) are encoded on the host and follow X.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample; a weight of 2 counts as the row twice.
         groups : array-like of shape (n_samples,), default=None
@@ -103,6 +111,9 @@ class _LinearNLLClassifier(
         self : object
             The fitted estimator.
         """
+        space = namespace_of(X)  # (xp, device) of an X fitted in its own namespace
+        if space is not None:
+            y, sample_weight, groups = to_host(y), to_host(sample_weight), to_host(groups)
         clusters, n_clusters = self._clusters(groups, X)
         if is_dask_collection(X):
             problem, make_rows, dtype = self._prepare_dask(X, y, sample_weight, groups)
@@ -113,9 +124,14 @@ class _LinearNLLClassifier(
             problem = Problem(*encode(y, sample_weight), **meta)
             if self.cov_type is not None:
                 self._check_covariance_size(X, problem)  # before any work
-            dtype = X.dtype
+            dtype = sample_weight.dtype  # X's, as a NumPy dtype
+            if space is None and _tuning.SETTINGS.namespace_numpy:
+                space = namespace_of(X, dispatch=False)
 
             def make_rows(width):
+                if space is not None:
+                    T, s = problem.T, problem.sample_weight
+                    return NamespaceRows(X, T, s, width, *space, clusters, n_clusters)
                 return InMemoryRows(
                     X, problem.T, problem.sample_weight, width, None, clusters, n_clusters
                 )
@@ -146,7 +162,7 @@ class _LinearNLLClassifier(
         shape = (problem.n_outputs, n_features)
         if not (self.warm_start and getattr(self, "coef_", np.empty(0)).shape == shape):
             return None, None
-        init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        init = (to_host(self.coef_).astype(np.float64), to_host(self.intercept_).astype(np.float64))
         curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
         return init, [curve[-1] for curve in curves]
 
@@ -157,7 +173,7 @@ class _LinearNLLClassifier(
         n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
         curves = [[float(v) for v in r.curve] for r in results]
         self.loss_curve_ = curves[0] if self._single_problem else curves
-        self.n_iter_ = int(n_iter[0]) if self._single_problem else n_iter
+        self.n_iter_ = int(n_iter[0]) if self._single_problem else rows.fitted_array(n_iter)
         for name in ("cov_params_", "_summary_", "_inference_"):  # of an earlier fit
             if hasattr(self, name):
                 delattr(self, name)
@@ -175,8 +191,10 @@ class _LinearNLLClassifier(
         elif failed and not polished:
             self._warn_not_converged(problem, failed)
         self._fit_statistics_at(rows, problem, coef, intercept)
-        self.coef_ = coef.astype(dtype)
-        self.intercept_ = intercept.astype(dtype)
+        self.coef_ = rows.fitted_array(coef.astype(dtype))
+        self.intercept_ = rows.fitted_array(intercept.astype(dtype))
+        if hasattr(self, "cov_params_"):
+            self.cov_params_ = rows.fitted_array(self.cov_params_)
 
     def _clusters(self, groups, X):
         """Cluster codes of ``groups`` (or None), checked against ``cov_type``."""
@@ -252,15 +270,18 @@ class _LinearNLLClassifier(
         """``validate_data`` and the sample weights of an in-memory fit."""
         y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
         self._check_targets(y, y_shape)
+        xp, _ = get_namespace(X)
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
+            dtype=[xp.float64, xp.float32],
             multi_output=len(y_shape) == 2 and y_shape[1] > 1,
         )
-        sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
+        # weights on the host, in X's dtype, whatever X's namespace
+        dtype = np.dtype("float32" if X.dtype == xp.float32 else "float64")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype=dtype)
         if sp.issparse(X) and not X.has_canonical_format:
             # Unsorted indices or duplicate entries: scipy would put them in order in
             # place, inside the caller's arrays. Work on a canonical copy instead.
@@ -342,6 +363,7 @@ class _LinearNLLClassifier(
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        check_same_namespace(X, self, "decision_function")
         return super().decision_function(X)
 
     @dask_aware
@@ -361,8 +383,10 @@ class _LinearNLLClassifier(
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)  # first: it checks that the model is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_same_namespace(X, self, "predict")
+        proba = self.predict_proba(X)
+        xp, _ = get_namespace(proba)
+        return take_labels(self.classes_, xp.argmax(proba, axis=1))
 
     @dask_aware
     def predict_proba(self, X):
@@ -378,7 +402,10 @@ class _LinearNLLClassifier(
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return np.exp(self.predict_log_proba(X))
+        check_same_namespace(X, self, "predict_proba")
+        log_proba = self.predict_log_proba(X)
+        xp, _ = get_namespace(log_proba)
+        return xp.exp(log_proba)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against ``y`` (subset accuracy for multi-label).
@@ -403,7 +430,9 @@ class _LinearNLLClassifier(
         """
         if is_dask_collection(X):
             return score_dask(self, X, y, sample_weight)
-        return super().score(X, self._hard_targets(y), sample_weight=sample_weight)
+        y, sample_weight = to_host(y), to_host(sample_weight)
+        predicted = to_host(self.predict(X))
+        return float(accuracy_score(self._hard_targets(y), predicted, sample_weight=sample_weight))
 
     # --- hooks of the subclasses ----------------------------------------------------
 

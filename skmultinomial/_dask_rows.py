@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from . import _tuning
 from ._dask_cluster import Cluster, _worker_threads, checked_targets, client, quiet_graphs
 from ._loss import aligned_copy
-from ._rows import InMemoryRows, RowSource, reduce_tree, sum_in_order
+from ._rows import InMemoryRows, RowSource, add_dicts, reduce_tree, sum_in_order
 
 __all__ = ["DaskRows"]
 
@@ -75,6 +75,24 @@ def _chunk_summary(source):
 
 def _chunk_sums(source, scale):
     return source.weighted_sums(scale)
+
+
+class _OneBlasThread:
+    """``function`` run on a worker with BLAS on one thread, as in-memory fits run.
+
+    A worker's threads share one BLAS; a threaded product of a single logit (a gemv)
+    splits its sum over the rows between BLAS threads, and rounds differently from the
+    same product on one thread: the chunk sums, and so the fit, would depend on what else
+    the worker was running (seen as two fits differing in their last bit).
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self.__name__ = getattr(function, "__name__", type(self).__name__)  # task names
+
+    def __call__(self, *args, **kwargs):
+        with _tuning.blas_single_threaded():
+            return self.function(*args, **kwargs)
 
 
 def _group_tree(sources, indices, n_chunks, W, b, outputs, link):
@@ -169,10 +187,7 @@ class DaskRows(RowSource):
         return self._row_weight_sum
 
     def map_sum(self, function, **kwargs):
-        total = None
-        for part in self._map(function, **kwargs):  # in chunk order: the same sums
-            total = part if total is None else {key: total[key] + part[key] for key in part}
-        return total
+        return add_dicts(self._map(function, **kwargs))  # in chunk order: the same sums
 
     def loss_grad(self, W, b, outputs, link):
         if self.client is None:
@@ -181,7 +196,7 @@ class DaskRows(RowSource):
         n_chunks = len(self.chunks)
         groups = [
             self.client.submit(
-                _group_tree,
+                _OneBlasThread(_group_tree),
                 [self.chunks[i] for i in indices],
                 indices,
                 n_chunks,
@@ -204,7 +219,7 @@ class DaskRows(RowSource):
         if self.client is None:
             return self._thread_map(lambda source: function(source, **kwargs), self.chunks)
         with quiet_graphs():  # the estimator travels with inference tasks
-            futures = self.client.map(function, self.chunks, pure=False, **kwargs)
+            futures = self.client.map(_OneBlasThread(function), self.chunks, pure=False, **kwargs)
         self._wait(futures)
         results = self.client.gather(futures)
         self.client.cancel(futures)

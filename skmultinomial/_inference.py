@@ -22,6 +22,7 @@ from scipy.stats import chi2
 from sklearn.utils.validation import check_is_fitted
 
 from . import _tuning
+from ._arrays import to_host
 from ._information import covariance, group_sums, newton, row_gram, separable_outputs
 from ._objective import L2Penalty
 from ._tables import SummaryFrame, margins_table, statistics_table, summary_table
@@ -130,7 +131,7 @@ class InferenceMixin:
         self._check_inference("marginal_effects()", alpha)
         if at not in ("overall", "mean"):
             raise ValueError(f'at must be "overall" or "mean", got {at!r}.')
-        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        X = validate_data(self, to_host(X), reset=False, accept_sparse="csr", dtype=np.float64)
         if at == "mean":
             X = np.asarray(X.mean(axis=0)).reshape(1, -1)
         effects, covariances, names = [], [], []
@@ -256,6 +257,7 @@ class InferenceMixin:
         found by a linear program (in memory, up to a size), named in messages."""
         if X.shape[0] * X.shape[1] > _tuning.SETTINGS.max_separation_check:
             return []
+        X = to_host(X)  # the linear program runs on the host
         names = []
         for g, rows in enumerate(problem.groups):
             zero = np.zeros((X.shape[0], len(rows)))

@@ -8,6 +8,9 @@ are split and where they live is the source's business:
 - :class:`InMemoryRows` (here): an in-memory X (dense or CSR/CSC) by row blocks, so
   that temporaries stay O(block x n_outputs); large problems spread the blocks over
   threads (BLAS single-threaded inside each block), summed in a fixed order.
+- :class:`NamespaceRows` (here): a dense X of another array namespace (PyTorch, CuPy,
+  array_api_strict) under array-API dispatch, summed by blocks in that namespace on
+  X's device (``_arrays.py``); only the parameters and the sums cross to the host.
 - ``_dask_rows.DaskRows``: the row chunks of a Dask array, each an
   :class:`InMemoryRows` on a worker; the chunk sums are added up a fixed tree
   (:func:`reduce_tree`) on the workers.
@@ -24,9 +27,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _tuning
-from ._loss import Workspace, aligned_column_major, chunk_loss_grad
+from ._arrays import max_float, to_device, to_host
+from ._loss import Workspace, aligned_column_major, chunk_loss_grad, namespace_loss_grad
 
-__all__ = ["InMemoryRows", "RowSource", "add_sums", "reduce_tree", "safe_scale", "sum_in_order"]
+__all__ = [
+    "InMemoryRows",
+    "NamespaceRows",
+    "RowSource",
+    "add_dicts",
+    "add_sums",
+    "reduce_tree",
+    "safe_scale",
+    "sum_in_order",
+]
 
 
 class RowSource:
@@ -88,6 +101,11 @@ class RowSource:
         returns added in the pieces' order."""
         raise NotImplementedError
 
+    def fitted_array(self, a):
+        """A fitted attribute (a NumPy array) as the estimator holds it: in X's array
+        namespace and on its device (NumPy, but for :class:`NamespaceRows`)."""
+        return a
+
     def weight_totals(self, groups):
         """``S_g`` of each group of outputs, float64."""
         S = self.output_totals()
@@ -123,7 +141,23 @@ class RowSource:
         return (scale, *(part / total for part in self.weighted_sums(scale)))
 
 
-class InMemoryRows(RowSource):
+class _HostTargets:
+    """Weight sums of a source whose (encoded) targets ``T`` and weights ``s`` are NumPy
+    arrays in memory, column-major."""
+
+    def row_weights(self):
+        """One weight per row: the sample weight, or the mean of its per-entry weights."""
+        s = self.s
+        return s if s.ndim == 1 else s.T.mean(axis=0)
+
+    def row_weight_sum(self):
+        return self.row_weights().sum(dtype=np.float64)
+
+    def output_totals(self):
+        return self.s.T.sum(axis=-1, dtype=np.float64)  # over contiguous rows
+
+
+class InMemoryRows(_HostTargets, RowSource):
     """Sums of loss and gradient over the rows of an in-memory X, block by block.
 
     Parameters
@@ -194,17 +228,6 @@ class InMemoryRows(RowSource):
     def map_sum(self, function, **kwargs):
         return function(self, **kwargs)
 
-    def row_weights(self):
-        """One weight per row: the sample weight, or the mean of its per-entry weights."""
-        s = self.s
-        return s if s.ndim == 1 else s.T.mean(axis=0)
-
-    def row_weight_sum(self):
-        return self.row_weights().sum(dtype=np.float64)
-
-    def output_totals(self):
-        return self.s.T.sum(axis=-1, dtype=np.float64)  # over contiguous rows
-
     @property
     def nbytes(self):
         """Bytes of the rows, targets and weights held."""
@@ -244,6 +267,133 @@ class InMemoryRows(RowSource):
             return total
 
         return sum_in_order(self._thread_map(run, range(min(self.n_threads, len(self.blocks)))))
+
+
+class NamespaceRows(_HostTargets, RowSource):
+    """Sums of loss and gradient over the rows of a dense X of another array namespace.
+
+    X (PyTorch, CuPy, array_api_strict; any device) is read where it is, by row blocks of
+    about ``settings.namespace_block_elements`` logits, with
+    :func:`~skmultinomial._loss.namespace_loss_grad`; the blocks' sums are added on the
+    device in block order. The encoded targets and weights, NumPy arrays, are moved to
+    X's device once, outputs first. An evaluation moves ``W`` and ``b`` to the device and
+    the three sums back: n_outputs x n_features numbers each way.
+
+    The statistics of :meth:`map_sum` (log-likelihoods, covariances) run on the host, on
+    NumPy copies of one block of rows at a time: X is never copied whole.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), float32 or float64, of namespace ``xp``
+    T, s, n_outputs, clusters, n_clusters
+        As :class:`InMemoryRows`.
+    xp : namespace
+    device : device of X
+    """
+
+    def __init__(self, X, T, s, n_outputs, xp, device, clusters=None, n_clusters=0):
+        self.X, self.xp, self.device = X, xp, device
+        self.clusters, self.n_clusters = clusters, n_clusters
+        self.n_samples, self.n_features = X.shape
+        self.dtype = np.dtype("float32" if X.dtype == xp.float32 else "float64")
+        self.acc = max_float(xp, device)  # the losses' sums: float64 where it exists
+        self.T, self.s = aligned_column_major(T), aligned_column_major(s)
+        self._T = to_device(self.T if self.T.ndim == 1 else self.T.T, xp, device)
+        self._s = to_device(self.s.astype(self.dtype).T, xp, device)
+        self.n_outputs = n_outputs
+        settings = _tuning.SETTINGS
+        rows = max(settings.min_block_rows, settings.namespace_block_elements // max(n_outputs, 1))
+        n = self.n_samples
+        self.bounds = [(lo, min(lo + rows, n)) for lo in range(0, n, rows)]
+        self.n_evaluations = 0
+        self.host_blocks, self.host_block_rows = 0, 0  # copies of X's blocks, statistics
+
+    def __exit__(self, *exc_info):
+        _tuning.record(
+            "rows",
+            source="namespace",
+            namespace=self.xp.__name__,
+            device=str(self.device),
+            n_blocks=len(self.bounds),
+            n_threads=1,
+            evaluations=self.n_evaluations,
+            host_blocks=self.host_blocks,
+            host_block_rows=self.host_block_rows,
+        )
+
+    def fitted_array(self, a):
+        if np.issubdtype(a.dtype, np.floating) and self.acc == self.xp.float32:
+            a = a.astype(np.float32)  # a device without float64
+        return to_device(a, self.xp, self.device)
+
+    def column_max(self):
+        xp, out = self.xp, None
+        for lo, hi in self.bounds:
+            largest = xp.max(xp.abs(self.X[lo:hi, ...]), axis=0)
+            out = largest if out is None else xp.maximum(out, largest)
+        return np.zeros(self.n_features) if out is None else to_host(out).astype(np.float64)
+
+    def weighted_sums(self, scale):
+        xp = self.xp
+        w = xp.astype(to_device(self.row_weights(), xp, self.device), self.acc)
+        scale = xp.astype(to_device(scale, xp, self.device), self.acc)
+        sums = sums_sq = 0.0
+        for lo, hi in self.bounds:
+            block = xp.astype(self.X[lo:hi, ...], self.acc) / scale
+            weights = w[lo:hi]
+            sums = sums + weights @ block
+            sums_sq = sums_sq + weights @ (block * block)
+        return to_host(sums).astype(np.float64), to_host(sums_sq).astype(np.float64)
+
+    def map_sum(self, function, **kwargs):
+        parts = []
+        for lo, hi in self.bounds:
+            self.host_blocks += 1
+            self.host_block_rows = max(self.host_block_rows, hi - lo)
+            piece = InMemoryRows(
+                to_host(self.X[lo:hi, ...]),
+                self.T[lo:hi],
+                self.s[lo:hi],
+                self.n_outputs,
+                n_threads=1,
+                clusters=None if self.clusters is None else self.clusters[lo:hi],
+                n_clusters=self.n_clusters,
+            )
+            parts.append(function(piece, **kwargs))
+        return add_dicts(parts)
+
+    def loss_grad(self, W, b, outputs, link):
+        xp, device = self.xp, self.device
+        self.n_evaluations += 1
+        T, s = self._T, self._s
+        if outputs is not None:
+            selected = to_device(np.asarray(outputs), xp, device)
+            T = T if T.ndim == 1 else xp.take(T, selected, axis=0)
+            s = s if s.ndim == 1 else xp.take(s, selected, axis=0)
+        Wd, bd = to_device(W, xp, device), to_device(b, xp, device)
+        total = None
+        for lo, hi in self.bounds:
+            part = namespace_loss_grad(
+                Wd, bd, self.X[lo:hi, ...], T[..., lo:hi], s[..., lo:hi], link, self.acc
+            )
+            total = part if total is None else add_sums(total, part)
+        if total is None:  # no rows
+            loss = np.zeros(W.shape[0]) if link.separable else 0.0
+            return [loss, np.zeros(W.shape, W.dtype), None if b is None else np.zeros_like(b)]
+        loss = to_host(total[0]).astype(np.float64)
+        return [
+            loss if link.separable else float(loss),
+            to_host(total[1]),
+            None if b is None else to_host(total[2]),
+        ]
+
+
+def add_dicts(parts):
+    """Dicts of sums added key by key, in the order given."""
+    total = None
+    for part in parts:
+        total = part if total is None else {key: total[key] + part[key] for key in part}
+    return total
 
 
 def add_sums(total, part):

@@ -4,11 +4,12 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import log_expit
+from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._arrays import as_float64, check_same_namespace, take_labels, to_device, to_host
 from ._base import _LinearNLLClassifier
-from ._loss import SIGMOID, binary_log_proba, log_softmax
+from ._loss import SIGMOID, binary_log_proba, log_expit, log_softmax
 from ._targets import (
     SigmoidEncoding,
     balanced,
@@ -352,13 +353,16 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             0/1 indicator (int) for multi-label models, a CSR matrix when the model was
             fitted on a sparse Y (as ``OneVsRestClassifier``); class labels otherwise.
         """
-        proba = self.predict_proba(X)  # first: it checks that the model is fitted
+        check_same_namespace(X, self, "predict")
+        proba = self.predict_proba(X)
+        xp, _, device = get_namespace_and_device(proba)
         if self.y_type_ == "multiclass":
-            return self.classes_[np.argmax(proba, axis=1)]
+            return take_labels(self.classes_, xp.argmax(proba, axis=1))
+        thresholds = xp.astype(to_device(self._thresholds(), xp, device), proba.dtype)
         if self.y_type_ == "binary":
-            return self.classes_[(proba[:, 1] > self._thresholds()).astype(np.intp)]
-        above = (proba > self._thresholds()).astype(int)
-        return sp.csr_matrix(above) if getattr(self, "sparse_input_", False) else above
+            return take_labels(self.classes_, xp.astype(proba[:, 1] > thresholds, xp.int64))
+        above = xp.astype(proba > thresholds, xp.int64)
+        return sp.csr_matrix(to_host(above)) if getattr(self, "sparse_input_", False) else above
 
     @dask_aware
     def predict_log_proba(self, X):
@@ -375,7 +379,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             Per-label log-probabilities for multi-label models; for 1-D targets, the
             log-probabilities of ``classes_`` (normalised over classes when K >= 3).
         """
-        Z = self.decision_function(X).astype(np.float64)  # float64 whatever X's dtype
+        check_same_namespace(X, self, "predict_log_proba")
+        Z = as_float64(self.decision_function(X))  # float64 whatever X's dtype
         if self.y_type_ == "multilabel-indicator":
             return log_expit(Z)
         if self.y_type_ == "binary":

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ._arrays import as_float64, check_same_namespace
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
 from ._targets import SoftmaxEncoding, check_distributions, column_stats, distributions, label_stats
@@ -291,8 +292,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        check_same_namespace(X, self, "predict_log_proba")
         # float64 whatever X's dtype: rows of probabilities sum to 1 within 1e-15.
-        return self._log_proba(self.decision_function(X).astype(np.float64))
+        return self._log_proba(as_float64(self.decision_function(X)))
 
     @staticmethod
     def _log_proba(Z):
