@@ -234,18 +234,25 @@ class InferenceMixin:
     def _fit_statistics_at(self, source, problem, coef, intercept):
         """The log-likelihoods of the fit and of its intercept-only model, per group."""
         stats = []
+        coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
+        losses = source.data_loss(coef, intercept if self.fit_intercept else None, problem.link)
         for g, rows in enumerate(problem.groups):
             free, _ = self._parametrisation(len(rows))
-            theta = self._theta(coef.astype(np.float64), intercept.astype(np.float64), rows, free)
-            fitted = self._group_sums(source, problem, g, theta, "value")
-            targets = source.map_sum(_target_sums, g=g, distributions=self._group_distributions)
+            theta = self._theta(coef, intercept, rows, free)
+            if losses is None:
+                nll = self._group_sums(source, problem, g, theta, "value")["nll"]
+            else:  # one loss per output of a separable link, one in all for a softmax
+                nll = float(losses[rows].sum() if problem.link.separable else losses)
+            targets = source.map_target_sum(
+                _target_sums, g=g, distributions=self._group_distributions
+            )
             n_coef = theta.size
             stats.append(
                 {
-                    "llf": -fitted["nll"],
+                    "llf": -nll,
                     "target_sums": targets["sums"],
                     "llsat": targets["llsat"],
-                    "n_samples": fitted["weight"],
+                    "n_samples": targets["weight"],
                     "n_coef": n_coef,
                     "df_model": n_coef - (theta.shape[0] if self.fit_intercept else 0),
                 }
@@ -331,13 +338,14 @@ class InferenceMixin:
 
 
 def _target_sums(source, g, distributions):
-    """``sum_i s_i t_i`` over a group's values, and ``sum_i s_i sum_v t_iv log t_iv``."""
+    """``sum_i s_i t_i`` over a group's values, ``sum_i s_i sum_v t_iv log t_iv`` and
+    ``sum_i s_i``."""
     zero = np.zeros((source.n_samples, 1))
     _, T, s = distributions(zero, source.T, source.s, g)
     s = s.astype(np.float64)
     logs = np.log(np.where(T > 0, T, 1.0))
     llsat = float(s @ np.sum(np.where(T > 0, T * logs, 0.0), axis=1))
-    return {"sums": s @ T, "llsat": llsat}
+    return {"sums": s @ T, "llsat": llsat, "weight": float(s.sum())}
 
 
 def _statistics(llf, target_sums, llsat, n_samples, n_coef, df_model):

@@ -217,30 +217,50 @@ class _Softmax:
         return float(np.dot(loss, weights))
 
     @staticmethod
+    def _losses_xp(Zt, Tt, xp):
+        """Per-row losses ``log sum exp(z - m) - t.(z - m)`` in namespace ``xp``, with
+        what the derivative reuses: ``(losses, E = exp(z - m), sum of E, hit)``; ``hit``
+        the mask of the targets' entries for class indices (None for distributions)."""
+        K = Zt.shape[0]
+        shifted = Zt - xp.max(Zt, axis=0, keepdims=True)
+        E = xp.exp(shifted)
+        total = xp.sum(E, axis=0)
+        hit = None
+        if Tt.ndim == 1 and hasattr(xp, "take_along_axis"):  # array API 2024.12
+            t_dot_z = xp.take_along_axis(shifted, xp.reshape(Tt, (1, -1)), axis=0)[0, ...]
+        elif Tt.ndim == 1:  # through a mask: no one-hot matrix of floats
+            hit = xp.reshape(Tt, (1, -1)) == xp.reshape(xp.arange(K, device=device(Zt)), (K, 1))
+            t_dot_z = xp.sum(xp.where(hit, shifted, xp.zeros((), dtype=Zt.dtype)), axis=0)
+        else:
+            t_dot_z = xp.sum(Tt * shifted, axis=0)
+        return xp.log(total) - t_dot_z, E, total, hit
+
+    @staticmethod
+    def loss_xp(Zt, Tt, st, xp, acc):
+        """The weighted loss of :meth:`loss_dlogits_xp` alone, summed in dtype ``acc``."""
+        losses = xp.astype(_Softmax._losses_xp(Zt, Tt, xp)[0], acc)
+        return xp.sum(losses if st is None else losses * xp.astype(st, acc))
+
+    @staticmethod
     def loss_dlogits_xp(Zt, Tt, st, xp, acc):
         """:meth:`loss_dlogits` in the functions of namespace ``xp``: returns ``(loss,
         G)``, the loss summed in dtype ``acc`` (a 0-d array) and the derivative, new.
 
-        ``Tt`` is (n_rows,) class indices (read through a mask of the targets' entries),
-        or (K, n_rows) target distributions; ``st`` is (n_rows,) weights or None.
+        ``Tt`` is (n_rows,) class indices or (K, n_rows) target distributions; ``st`` is
+        (n_rows,) weights or None.
         """
         K, n_rows = Zt.shape
-        shifted = Zt - xp.max(Zt, axis=0, keepdims=True)
-        E = xp.exp(shifted)
-        total = xp.sum(E, axis=0)
+        losses, E, total, hit = _Softmax._losses_xp(Zt, Tt, xp)
         s = xp.ones((n_rows,), dtype=Zt.dtype, device=device(Zt)) if st is None else st
         G = E * xp.reshape(s / total, (1, -1))  # s * softmax
-        if Tt.ndim == 1:  # G - s * onehot, through a mask: no one-hot matrix of floats
-            classes = xp.reshape(xp.arange(K, device=device(Zt)), (K, 1))
-            hit = xp.reshape(Tt, (1, -1)) == classes
-            zero = xp.zeros((), dtype=Zt.dtype, device=device(Zt))
-            t_dot_z = xp.sum(xp.where(hit, shifted, zero), axis=0)
+        if Tt.ndim == 1:  # G - s * onehot
+            if hit is None:
+                classes = xp.reshape(xp.arange(K, device=device(Zt)), (K, 1))
+                hit = xp.reshape(Tt, (1, -1)) == classes
             G = xp.where(hit, G - xp.reshape(s, (1, -1)), G)
         else:
-            t_dot_z = xp.sum(Tt * shifted, axis=0)
             G = G - Tt * xp.reshape(s, (1, -1))
-        loss = xp.astype(xp.log(total) - t_dot_z, acc)
-        return xp.sum(loss * xp.astype(s, acc)), G
+        return xp.sum(xp.astype(losses, acc) * xp.astype(s, acc)), G
 
     @staticmethod
     def log_proba(Z):
@@ -294,22 +314,38 @@ class _Sigmoid:
         return np.einsum("ln,ln->l", loss, st, dtype=np.float64)
 
     @staticmethod
-    def loss_dlogits_xp(Zt, Tt, st, xp, acc):
-        """:meth:`loss_dlogits` in the functions of namespace ``xp``: returns ``(loss,
-        G)``, the per-output losses summed in dtype ``acc`` and the derivative, new.
+    def _losses_xp(Zt, Tt, xp, acc):
+        """``softplus(z) - t z`` in dtype ``acc`` and ``e^-|z|``, in namespace ``xp``.
 
-        ``softplus(z) = max(z, 0) + log1p(e^-|z|)`` and ``expit`` from the same
+        ``softplus(z) = max(z, 0) + log1p(e^-|z|)``, and ``expit`` from the same
         ``e^-|z|``: nothing overflows, whatever the logits.
         """
         tail = xp.exp(-xp.abs(Zt))
         softplus = xp.where(Zt > 0, Zt + xp.log1p(tail), xp.log1p(tail))
-        loss = xp.astype(softplus - Tt * Zt, acc)
+        return xp.astype(softplus - Tt * Zt, acc), tail
+
+    @staticmethod
+    def _weighted_sums(loss, st, xp, acc):
+        if st is None:
+            return xp.sum(loss, axis=1)
+        s = xp.reshape(st, (1, -1)) if st.ndim == 1 else st
+        return xp.sum(loss * xp.astype(s, acc), axis=1)
+
+    @staticmethod
+    def loss_xp(Zt, Tt, st, xp, acc):
+        """The per-output losses of :meth:`loss_dlogits_xp` alone, summed in ``acc``."""
+        return _Sigmoid._weighted_sums(_Sigmoid._losses_xp(Zt, Tt, xp, acc)[0], st, xp, acc)
+
+    @staticmethod
+    def loss_dlogits_xp(Zt, Tt, st, xp, acc):
+        """:meth:`loss_dlogits` in the functions of namespace ``xp``: returns ``(loss,
+        G)``, the per-output losses summed in dtype ``acc`` and the derivative, new."""
+        loss, tail = _Sigmoid._losses_xp(Zt, Tt, xp, acc)
         ratio = 1 / (1 + tail)
         G = xp.where(Zt >= 0, ratio, tail * ratio) - Tt
-        if st is None:
-            return xp.sum(loss, axis=1), G
-        s = xp.reshape(st, (1, -1)) if st.ndim == 1 else st
-        return xp.sum(loss * xp.astype(s, acc), axis=1), G * s
+        if st is not None:
+            G = G * (xp.reshape(st, (1, -1)) if st.ndim == 1 else st)
+        return _Sigmoid._weighted_sums(loss, st, xp, acc), G
 
     @staticmethod
     def log_proba(Z):
@@ -400,8 +436,17 @@ def namespace_loss_grad(W, b, X, Tt, st, link, acc):
     there for that comparison). That is the one reason the NumPy path has its own kernel.
     """
     xp, _ = get_namespace(X)
-    Zt = W @ X.T
-    if b is not None:
-        Zt = Zt + xp.reshape(b, (-1, 1))
-    loss, G = link.loss_dlogits_xp(Zt, Tt, st, xp, acc)
+    loss, G = link.loss_dlogits_xp(_logits_xp(W, b, X, xp), Tt, st, xp, acc)
     return [loss, G @ X, None if b is None else xp.sum(G, axis=1)]
+
+
+def namespace_loss(W, b, X, Tt, st, link, acc):
+    """The loss of :func:`namespace_loss_grad` alone (no derivative, no second product)."""
+    xp, _ = get_namespace(X)
+    return link.loss_xp(_logits_xp(W, b, X, xp), Tt, st, xp, acc)
+
+
+def _logits_xp(W, b, X, xp):
+    """``W X^T + b``, (n_outputs, n_rows), outputs first."""
+    Zt = W @ X.T
+    return Zt if b is None else Zt + xp.reshape(b, (-1, 1))
