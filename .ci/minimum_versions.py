@@ -1,8 +1,9 @@
 """Print pip constraints that pin every dependency setup.cfg declares to its minimum.
 
 ``python .ci/minimum_versions.py test dask > constraints.txt`` pins install_requires and
-the named extras: ``name>=X`` becomes ``name==X``. CI installs the package with these
-constraints and runs the suite, so that the declared minimums are the tested ones.
+the named extras: ``name>=X`` becomes ``name==X``, and an exact pin ``name==X`` (PyTorch's
+CPU build) stays. CI installs the package with these constraints and runs the suite, so
+that the declared minimums are the tested ones.
 """
 
 import configparser
@@ -17,9 +18,9 @@ for extra in sys.argv[1:]:
     requirements += config["options.extras_require"][extra].split()
 pins = {}
 for requirement in requirements:
-    match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?>=([0-9][0-9.]*)", requirement)
+    match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?(?:>=|==)([0-9][0-9.]*)", requirement)
     if match is None:
-        sys.exit(f"setup.cfg: {requirement!r} declares no minimum (name>=version)")
+        sys.exit(f"setup.cfg: {requirement!r} declares no minimum (name>=version or name==version)")
     name, _, version = match.groups()
     pins[name.lower()] = version
 for name, version in sorted(pins.items()):

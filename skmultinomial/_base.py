@@ -18,19 +18,24 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from . import _tuning
+from ._arrays import check_same_namespace, namespace_of, take_labels, to_host
 from ._callbacks import CallbackSupportMixin, _CallbackBridge
-from ._diagnostics import FitDiagnosticsMixin
+from ._diagnostics import FitDiagnosticsMixin, separation_message
 from ._inference import InferenceMixin
-from ._objective import Objective
-from ._rows import InMemoryRows
+from ._objective import Objective, Problem
+from ._rows import InMemoryRows, NamespaceRows
 from ._solver import LBFGSSolver
-from ._validation import check_sample_weight, shown, target_names
-from .distributed import DaskRows, dask_aware, is_dask_collection
+from ._targets import balanced
+from ._validation import check_sample_weight, shown, target_names, warn_at_caller
+from .distributed import DaskFitData, dask_aware, is_dask_collection, score_dask
 
 
 class _LinearNLLClassifier(
@@ -51,7 +56,7 @@ class _LinearNLLClassifier(
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "cov_type": [StrOptions({"nonrobust", "robust"}), None],
+        "cov_type": [StrOptions({"nonrobust", "robust", "cluster"}), None],
     }
 
     def __init__(
@@ -80,70 +85,116 @@ class _LinearNLLClassifier(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the model by penalised maximum likelihood with L-BFGS.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
             Training data. float32 data is fitted in float32 and gives float32 ``coef_``.
+            Under ``sklearn.config_context(array_api_dispatch=True)``, an array of
+            another namespace (PyTorch, CuPy) is fitted in that namespace on its device,
+            and the fitted attributes are arrays of it (README, "Array API and GPUs").
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets, see the class docstring.
+            Targets, see the class docstring. Of any namespace and device: targets (and
+            weights, and groups) are encoded on the host and follow X.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample; a weight of 2 counts as the row twice.
+        groups : array-like of shape (n_samples,), default=None
+            The cluster of each sample, for ``cov_type="cluster"`` (and only for it).
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        names = target_names(y)
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        problem = self._encode_targets(y, sample_weight, names)
-        if self.cov_type is not None:
-            self._check_covariance_size(X, problem)  # before any work
-        init, previous = self._warm_start(problem, X.shape[1])
-        results = self._fit_problem(X, y, sample_weight, problem, self.C, init)
+        space = namespace_of(X)  # (xp, device) of an X fitted in its own namespace
+        if space is not None:
+            y, sample_weight, groups = to_host(y), to_host(sample_weight), to_host(groups)
+        if is_dask_collection(X):
+            problem, make_rows, dtype = self._prepare_dask(X, y, sample_weight, groups)
+        else:
+            names = target_names(y)
+            X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+            problem = self._encode_targets(y, sample_weight, names)
+            if self.cov_type is not None:
+                self._check_covariance_size(X, problem)  # before any work
+            make_rows = self._row_sources(X, groups, space)
+            dtype = sample_weight.dtype  # X's, as a NumPy dtype
+        init, previous = self._warm_start(problem, self.n_features_in_)
+        results = self._fit_problem(X, y, sample_weight, problem, make_rows, dtype, self.C, init)
         if previous is not None:
-            self._warn_if_warm_start_stalled(problem, results, previous, X.dtype)
+            self._warn_if_warm_start_stalled(problem, results, previous, dtype)
         return self
 
-    def _fit_problem(self, X, y, sample_weight, problem, C, init, relative=False):
+    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
+        """Set ``classes_`` (and the like) from validated in-memory y; return the
+        ``Problem``. With ``as_given``, the targets as they are, weighted by
+        ``sample_weight`` alone: without label smoothing, class or positive weights
+        (what a held-out score compares the model's probabilities with)."""
+        encode, meta = self._fit_targets(self._target_stats(y, sample_weight), target_names)
+        if as_given:
+            encode, meta = encode.as_given(), {**meta, "totals": None}
+        return Problem(*encode(y, sample_weight), **meta)
+
+    def _row_sources(self, X, groups, space=None):
+        """``make_rows(problem, width)``: the row source of validated in-memory X with a
+        problem's targets (in X's namespace and on its device for ``space``)."""
+        clusters, n_clusters = self._clusters(groups, X)
+        if space is None and _tuning.SETTINGS.namespace_numpy:
+            space = namespace_of(X, dispatch=False)
+
+        def make_rows(problem, width):
+            T, s = problem.T, problem.sample_weight
+            if space is not None:
+                return NamespaceRows(X, T, s, width, *space, clusters, n_clusters)
+            return InMemoryRows(X, T, s, width, None, clusters, n_clusters)
+
+        return make_rows
+
+    def _fit_problem(self, X, y, sample_weight, problem, make_rows, dtype, C, init, relative=False):
         """Fit an encoded problem from ``init`` (or zeros) and set the fitted attributes.
 
         ``C`` is one value for all groups, or one per group (the labels of a
-        cross-validated sigmoid): the groups that share a C are fitted together.
-        ``relative`` holds a warm start to the relative gradient test
-        (``_solver.py``). Returns the solver's results, one per group.
+        cross-validated sigmoid): the groups that share a C are fitted together, on a
+        row source of their own (``make_rows(problem, width)``). ``relative`` holds a
+        warm start to the relative gradient test (``_solver.py``). Returns the
+        solver's results, one per group.
         """
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
         C = np.broadcast_to(np.asarray(C, dtype=np.float64), (len(problem.groups),))
         results = [None] * len(problem.groups)
-        for value in dict.fromkeys(C.tolist()):  # each C once, in order
-            groups = np.flatnonzero(C == value)
-            part = problem.subset(groups=groups) if groups.size < C.size else problem
-            solver = LBFGSSolver(
-                tol=self.tol,
-                max_iter=self.max_iter,
-                verbose=self.verbose,
-                label=type(self).__name__,
-                on_iteration=_renumbered(bridge.on_iteration, groups),
-                on_group_end=_renumbered(bridge.on_group_end, groups),
-                relative_warm_start=relative,
-            )
-            if init is not None and part is not problem:
+        width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
+        with make_rows(problem, width) as rows:
+            for value in dict.fromkeys(C.tolist()):  # each C once, in order
+                groups = np.flatnonzero(C == value)
+                solver = LBFGSSolver(
+                    tol=self.tol,
+                    max_iter=self.max_iter,
+                    verbose=self.verbose,
+                    label=type(self).__name__,
+                    on_iteration=_renumbered(bridge.on_iteration, groups),
+                    on_group_end=_renumbered(bridge.on_group_end, groups),
+                    relative_warm_start=relative,
+                )
+                if groups.size == C.size:
+                    objective = Objective(rows, problem, C=value, fit_intercept=self.fit_intercept)
+                    results = solver.solve(objective, init)
+                    continue
+                part = problem.subset(groups=groups)  # in memory: the labels at this C
                 outputs = np.concatenate([problem.groups[g] for g in groups])
-                part_init = (init[0][outputs], init[1][outputs])
-            else:
-                part_init = init
-            with _row_source(X, part) as rows:
-                objective = Objective(rows, part, C=value, fit_intercept=self.fit_intercept)
-                for g, result in zip(groups, solver.solve(objective, part_init)):
-                    results[g] = result
-        self._set_fitted(X, problem, results, C)
+                part_init = None if init is None else (init[0][outputs], init[1][outputs])
+                with make_rows(part, width) as part_rows:
+                    objective = Objective(
+                        part_rows, part, C=value, fit_intercept=self.fit_intercept
+                    )
+                    for g, result in zip(groups, solver.solve(objective, part_init)):
+                        results[g] = result
+            self._set_fitted(rows, X, problem, results, dtype, C)
         bridge.end()
         return results
 
@@ -153,57 +204,101 @@ class _LinearNLLClassifier(
         shape = (problem.n_outputs, n_features)
         if not (self.warm_start and getattr(self, "coef_", np.empty(0)).shape == shape):
             return None, None
-        init = (self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        init = (to_host(self.coef_).astype(np.float64), to_host(self.intercept_).astype(np.float64))
         curves = [self.loss_curve_] if self._single_problem else self.loss_curve_
         return init, [curve[-1] for curve in curves]
 
-    def _set_fitted(self, X, problem, results, C):
+    def _set_fitted(self, rows, X, problem, results, dtype, C):
         """The fitted attributes from the solver's results; statistics; warnings.
 
-        ``C`` holds the C of each group.
-        """
+        ``C`` holds the C of each group."""
         coef = np.vstack([r.coef for r in results])
         intercept = np.concatenate([r.intercept for r in results])
         n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
         curves = [[float(v) for v in r.curve] for r in results]
         self.loss_curve_ = curves[0] if self._single_problem else curves
-        self.n_iter_ = int(n_iter[0]) if self._single_problem else n_iter
-        for name in ("cov_params_", "_summary_"):  # of an earlier fit
+        self.n_iter_ = int(n_iter[0]) if self._single_problem else rows.fitted_array(n_iter)
+        for name in ("cov_params_", "_summary_", "_inference_"):  # of an earlier fit
             if hasattr(self, name):
                 delattr(self, name)
+        separated, unpenalised = [], np.flatnonzero(np.isinf(C))
+        if unpenalised.size and not is_dask_collection(X):
+            separated = self._check_separation(X, problem, unpenalised)
+        if separated and self.cov_type is not None:
+            raise ValueError(separation_message(separated, with_cov_type=True))
         polished = False
         if self.cov_type is not None:
-            if is_dask_collection(X):
-                raise ValueError(
-                    "cov_type needs the Hessian over the training data, which is computed "
-                    "in memory: fit a Dask collection with cov_type=None."
-                )
-            coef, intercept, polished = self._fit_inference(X, problem, coef, intercept, C)
+            coef, intercept, polished = self._fit_inference(rows, problem, coef, intercept, C)
         failed = [(g, r) for g, r in enumerate(results) if not r.converged]
-        if failed and not polished:
+        if separated:  # the cause of a failure to converge, if any: said instead
+            warn_at_caller(separation_message(separated, with_cov_type=False), ConvergenceWarning)
+        elif failed and not polished:
             self._warn_not_converged(problem, failed)
-        elif np.isinf(C).any() and not is_dask_collection(X):
-            self._warn_if_separated(X, problem, coef, intercept, np.flatnonzero(np.isinf(C)))
-        self.coef_ = coef.astype(X.dtype)
-        self.intercept_ = intercept.astype(X.dtype)
+        self._fit_statistics_at(rows, problem, coef, intercept)
+        self.coef_ = rows.fitted_array(coef.astype(dtype))
+        self.intercept_ = rows.fitted_array(intercept.astype(dtype))
+        if hasattr(self, "cov_params_"):
+            self.cov_params_ = rows.fitted_array(self.cov_params_)
+
+    def _clusters(self, groups, X):
+        """Cluster codes of ``groups`` (or None), checked against ``cov_type``."""
+        if groups is None:
+            if self.cov_type == "cluster":
+                raise ValueError(
+                    "cov_type='cluster' needs the cluster of each sample: fit(X, y, groups=...)."
+                )
+            return None, 0
+        if self.cov_type != "cluster":
+            raise ValueError(
+                "groups= gives the clusters of cov_type='cluster', and this estimator has "
+                f"cov_type={self.cov_type!r}: set cov_type='cluster' or drop groups."
+            )
+        if is_dask_collection(X):
+            return None, 0  # encoded with the chunks
+        from sklearn.utils.validation import column_or_1d
+
+        labels, codes = np.unique(column_or_1d(np.asarray(groups)), return_inverse=True)
+        if codes.size != X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{X.shape[0]}, {codes.size}] (X and groups)"
+            )
+        if labels.size < 2:
+            raise ValueError("cov_type='cluster' needs at least 2 clusters in groups.")
+        return codes.ravel(), labels.size
+
+    def _prepare_dask(self, X, y, sample_weight, groups):
+        """``(problem, make_rows, dtype)`` of a fit on a Dask collection: the targets'
+        statistics from a distributed pass, their encoding left to the chunks."""
+        from ._dask_rows import DaskRows
+
+        data = DaskFitData(self, X, y, sample_weight, groups)
+        encode, meta = self._fit_targets(data.target_stats(self._target_stats), data.target_names)
+        problem = Problem(None, None, **meta)
+        if self.cov_type is not None:
+            self._check_covariance_size(data.X, problem)  # before any work
+
+        def make_rows(part, width):  # the whole problem: no subsets on Dask
+            return DaskRows(data, encode, width)
+
+        return problem, make_rows, data.X.dtype
 
     def _validate_fit_data(self, X, y, sample_weight):
-        """``validate_data`` and the sample weights, for in-memory or Dask X."""
-        if is_dask_collection(X):
-            from .distributed import validate_fit_data
-
-            return validate_fit_data(self, X, y, sample_weight)
+        """``validate_data`` and the sample weights of an in-memory fit."""
         y_shape = y.shape if sp.issparse(y) else np.shape(np.asarray(y))
         self._check_targets(y, y_shape)
+        xp, _ = get_namespace(X)
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
+            dtype=[xp.float64, xp.float32],
             multi_output=len(y_shape) == 2 and y_shape[1] > 1,
         )
-        sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
+        # weights on the host, in X's dtype, whatever X's namespace
+        dtype = np.dtype("float32" if X.dtype == xp.float32 else "float64")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype=dtype)
         if sp.issparse(X) and not X.has_canonical_format:
             # Unsorted indices or duplicate entries: scipy would put them in order in
             # place, inside the caller's arrays. Work on a canonical copy instead.
@@ -211,16 +306,18 @@ class _LinearNLLClassifier(
             X.sum_duplicates()
         return X, y, sample_weight
 
-    def _encode_classes(self, y):
-        """Set ``classes_`` from 1-D labels; return the class index of each sample."""
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
+    def _logits(self, X, coef, intercept):
+        """``X @ coef.T + intercept`` in float64 for validated X, shape (n_samples, n_outputs)."""
+        return np.asarray(X @ coef.T.astype(np.float64)) + intercept
+
+    def _check_classes(self, labels):
+        """The classes of 1-D labels (their sorted distinct values): at least two."""
+        if labels.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {shown(self.classes_[0])}."
+                f"but the data contains only one class: {shown(labels[0])}."
             )
-        return codes
+        return labels
 
     def _class_weights(self, counts):
         """``class_weight`` as one weight per entry of ``classes_``, or None.
@@ -232,7 +329,7 @@ class _LinearNLLClassifier(
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, str):
-            return _balanced(counts)
+            return balanced(counts)
         classes = self.classes_.tolist()
         unknown = [key for key in self.class_weight if key not in classes]
         if unknown:
@@ -255,6 +352,7 @@ class _LinearNLLClassifier(
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        check_same_namespace(X, self, "decision_function")
         return super().decision_function(X)
 
     @dask_aware
@@ -274,8 +372,10 @@ class _LinearNLLClassifier(
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)  # first: it checks that the model is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_same_namespace(X, self, "predict")
+        proba = self.predict_proba(X)
+        xp, _ = get_namespace(proba)
+        return take_labels(self.classes_, xp.argmax(proba, axis=1))
 
     @dask_aware
     def predict_proba(self, X):
@@ -291,7 +391,10 @@ class _LinearNLLClassifier(
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return np.exp(self.predict_log_proba(X))
+        check_same_namespace(X, self, "predict_proba")
+        log_proba = self.predict_log_proba(X)
+        xp, _ = get_namespace(log_proba)
+        return xp.exp(log_proba)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against ``y`` (subset accuracy for multi-label).
@@ -314,21 +417,28 @@ class _LinearNLLClassifier(
         -------
         score : float
         """
-        return super().score(X, self._hard_targets(y), sample_weight=sample_weight)
+        if is_dask_collection(X):
+            return score_dask(self, X, y, sample_weight)
+        y, sample_weight = to_host(y), to_host(sample_weight)
+        predicted = to_host(self.predict(X))
+        return float(accuracy_score(self._hard_targets(y), predicted, sample_weight=sample_weight))
 
     # --- hooks of the subclasses ----------------------------------------------------
 
     def _check_targets(self, y, y_shape):
         """Reject target kinds the estimator does not model, before validation."""
 
-    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
-        """Set ``classes_`` (and the like) from validated y; return the ``Problem``.
+    @staticmethod
+    def _target_stats(y, sample_weight):
+        """``TargetStats`` of (a piece of) validated targets (``_targets.py``); it runs
+        where the piece is, on a Dask worker for a distributed fit."""
+        raise NotImplementedError
 
-        ``target_names`` are the column names of a 2-D pandas y, or None. With
-        ``as_given``, the targets as they are, weighted by ``sample_weight`` alone:
-        without label smoothing, class or positive weights (what a score compares the
-        model's probabilities with).
-        """
+    def _fit_targets(self, stats, target_names):
+        """Set ``classes_`` (and the like) from the merged statistics; return ``(encode,
+        meta)``: the encoder of a piece of targets, and the ``Problem``'s other fields
+        (link, n_outputs, group names, weight totals). ``target_names`` are the column
+        names of a 2-D pandas y, or None."""
         raise NotImplementedError
 
     def predict_log_proba(self, X):
@@ -346,16 +456,3 @@ def _renumbered(hook, groups):
     if hook is None:
         return None
     return lambda g, *args: hook(int(groups[g]), *args)
-
-
-def _row_source(X, problem):
-    """Where the objective's sums over rows are computed: in memory, or on Dask workers."""
-    return (DaskRows if is_dask_collection(X) else InMemoryRows).for_problem(X, problem)
-
-
-def _balanced(counts):
-    """ "balanced" weights ``sum(counts) / (len(counts) * counts)``; 0 for an empty count."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return np.divide(
-        counts.sum(axis=0), len(counts) * counts, out=np.zeros_like(counts), where=counts > 0
-    )

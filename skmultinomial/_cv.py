@@ -35,6 +35,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
+from ._arrays import namespace_of
 from ._diagnostics import warn_path_not_converged
 from ._path import HeldOutLikelihood, fit_fold
 from ._validation import target_names
@@ -65,6 +66,11 @@ class CrossValidatedC:
     ``_group_views``; see the module docstring.
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = False  # the folds' paths run on NumPy and SciPy data
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, **params):
         """Choose C by cross-validation along a warm-started path; then refit.
@@ -92,6 +98,13 @@ class CrossValidatedC:
             raise TypeError(
                 f"{type(self).__name__} fits in-memory data (its folds are row subsets); "
                 "compute the Dask collection first, or choose C with a model fitted on it."
+            )
+        if namespace_of(X) is not None:
+            raise TypeError(
+                f"{type(self).__name__} fits NumPy arrays, SciPy sparse matrices and "
+                "DataFrames; under array_api_dispatch it got an array of another namespace "
+                "or device. Choose C on a NumPy copy (e.g. X.cpu().numpy()), then fit "
+                f"{self._model_class.__name__}(C=C_) on the device."
             )
         names = target_names(y)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
@@ -133,7 +146,11 @@ class CrossValidatedC:
             if hasattr(self, "feature_names_in_"):
                 model.feature_names_in_ = self.feature_names_in_  # the summary's terms
             C = self.Cs_[best]  # one per group
-            model._fit_problem(X, y, sample_weight, problem, C, init, relative=True)
+            make_rows = model._row_sources(X, None)
+            dtype = sample_weight.dtype  # X's
+            model._fit_problem(
+                X, y, sample_weight, problem, make_rows, dtype, C, init, relative=True
+            )
             del model.n_iter_  # the path's are this estimator's
         else:
             model.coef_, model.intercept_ = (part.astype(X.dtype) for part in init)

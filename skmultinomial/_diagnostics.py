@@ -10,10 +10,9 @@
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._inference import separated
 from ._validation import warn_at_caller
 
-__all__ = ["FitDiagnosticsMixin", "warn_path_not_converged"]
+__all__ = ["FitDiagnosticsMixin", "separation_message", "warn_path_not_converged"]
 
 
 def _advice(results, max_iter, tol):
@@ -54,9 +53,24 @@ def warn_path_not_converged(problem, Cs, failed, n_folds, tol, max_iter):
     )
 
 
+def separation_message(names, with_cov_type):
+    """What a fit of separated outputs (``names``) at ``C=np.inf`` says: a warning, or
+    with ``cov_type`` the error."""
+    shown_names = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    subject = f"The {shown_names} {'is' if len(names) == 1 else 'are'} separable"
+    text = (
+        f"{subject} from the rest by the features (quasi-complete separation): without a "
+        "penalty (C=np.inf) the maximum-likelihood estimate does not exist, and the "
+        "coefficients are wherever the fit stopped (they grow without bound with a "
+        "tighter tol). Use a finite C"
+    )
+    if with_cov_type:
+        return text + " for penalised (sandwich) standard errors: these have none."
+    return text + "."
+
+
 class FitDiagnosticsMixin:
-    """The warnings of a fit; the estimator provides ``tol``, ``C``, ``max_iter`` and
-    ``_distributions_at`` (``_inference.InferenceMixin``)."""
+    """The warnings of a fit; the estimator provides ``tol``, ``C`` and ``max_iter``."""
 
     def _warn_not_converged(self, problem, failed):
         """One ConvergenceWarning for all the groups (labels) that did not converge."""
@@ -74,27 +88,6 @@ class FitDiagnosticsMixin:
             f"({result.message}). {advice}",
             ConvergenceWarning,
         )
-
-    def _warn_if_separated(self, X, problem, coef, intercept, unpenalised):
-        """Unpenalised fits of separable data have no optimum: say so, once.
-
-        ``unpenalised`` are the groups fitted at ``C=np.inf``.
-        """
-        groups = [
-            g
-            for g, Q, T, s in self._distributions_at(X, problem, coef, intercept)
-            if g in unpenalised and separated(Q, T, s)
-        ]
-        if groups:
-            names = [problem.group_name(g) for g in groups]
-            where = "" if names == [None] else " for " + ", ".join(names)
-            warn_at_caller(
-                f"The training data are perfectly separated{where}: without a penalty "
-                "(C=np.inf) the maximum-likelihood estimate does not exist, and the "
-                "coefficients are wherever L-BFGS stopped (they grow without bound with "
-                "a tighter tol). Use a finite C.",
-                ConvergenceWarning,
-            )
 
     def _warn_if_warm_start_stalled(self, problem, results, previous, dtype):
         """A warm start that already passes tol on a changed problem takes no step."""

@@ -1,52 +1,48 @@
-"""Covariance of the fitted coefficients from the exact Hessian, and the summary table.
+"""Statistics of a fit, as statsmodels users read them: summary, fit statistics, margins.
 
-For ``m`` free outputs (the classes other than the reference class of a softmax, or one
-sigmoid label) with probabilities ``Q`` (n_samples, m), the per-sample Hessian of the
-negative log-likelihood with respect to output ``a``'s and ``b``'s logits is
-``delta_ab q_a - q_a q_b`` (softmax: ``diag(q) - q q^T``; sigmoid, m = 1: ``q (1 - q)``),
-and the score is ``(q - t) x``. With ``X~ = [X, 1]`` (intercept last)::
+What :class:`InferenceMixin` reports is computed at fit time, from the training rows
+through the fit's row source (in memory, or on the chunks of a Dask array), and stored:
 
-    H_ab = sum_i s_i (delta_ab q_ia - q_ia q_ib) x~_i x~_i^T       (the observed information)
-    B_ab = sum_i s_i g_ia g_ib x~_i x~_i^T,   g = q - t            (the outer product of scores)
+- always: the log-likelihood at the fitted coefficients and at the intercept-only
+  optimum, for :meth:`~InferenceMixin.fit_statistics`;
+- with ``cov_type``: Newton steps on the exact Hessian to the optimum (whatever ``tol``
+  the L-BFGS phase stopped at) and the covariance of the coefficients
+  (``_information.py``), for :meth:`~InferenceMixin.summary` and
+  :meth:`~InferenceMixin.marginal_effects`.
 
-The objective of the fit (``_objective.py``), in units of the log-likelihood, is
-``NLL + ||W||^2 / (2 C)``, whose Hessian is ``A = H + P / C`` with ``P`` the Hessian of
-``_objective.L2Penalty`` over the free parameters (zero for intercepts). The covariance
-of the coefficients is
-
-    unpenalised, "nonrobust":   A^-1                 (the inverse observed Fisher information)
-    penalised,   "nonrobust":   A^-1 H A^-1           (the sandwich of the penalised estimator)
-    "robust":                   A^-1 B A^-1           (heteroskedasticity-consistent, HC0)
-
-Sample weights are frequency weights: a weight of 2 is the row twice, for the
-covariance as for the fit. The Hessian is computed anyway, so a fit with ``cov_type``
-ends with Newton steps ``theta <- theta - A^-1 g`` (damped by backtracking) until the
-step is below 1e-10 of the parameters: the coefficients, and the statistics computed
-at them, are those of the optimum whatever ``tol`` the L-BFGS phase stopped at.
+Sample weights are frequency weights (a weight of 2 is the row twice, for every
+statistic); survey or importance weights ("probability weights") are not supported.
+For penalised fits the statistics are those of the penalised estimator: the
+log-likelihood at shrunk coefficients, and sandwich standard errors.
 """
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.linalg import block_diag
-from scipy.stats import norm
+from scipy.stats import chi2
 from sklearn.utils.validation import check_is_fitted
 
 from . import _tuning
+from ._arrays import to_host
+from ._information import covariance, group_sums, newton, row_gram, separable_outputs
 from ._objective import L2Penalty
-from ._validation import warn_at_caller
+from ._tables import SummaryFrame, margins_table, statistics_table, summary_table
 
-__all__ = ["InferenceMixin", "newton", "separated", "summary_table"]
+__all__ = ["InferenceMixin"]
 
 
 class InferenceMixin:
-    """``summary()``, ``cov_params_`` and the Newton polish of a fit (module docstring).
+    """``summary()``, ``fit_statistics()``, ``marginal_effects()`` (module docstring).
 
     The estimator provides the hooks ``_group_distributions`` (a group's fitted and
-    target distributions at its logits), ``_reference_index`` and ``_summary_outputs``.
+    target distributions at its logits), ``_reference_index``, ``_summary_outputs``
+    and ``_margin_outputs``.
     """
 
     #: How the outputs of the summary table are named: "class" or "label".
     _summary_output_name = "class"
+    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int, ``loss_curve_`` a
+    #: list and ``cov_params_`` one matrix (else an array, a list and a matrix per group).
+    _single_problem = False
 
     def summary(self, alpha=0.05):
         """Coefficients with standard errors, z, p-values and confidence intervals.
@@ -72,56 +68,157 @@ class InferenceMixin:
         table : pandas.DataFrame
             Indexed by (class or label, term), terms the feature names (or ``x0``,
             ``x1``, ...) then ``"intercept"``; columns ``coef``, ``std_err``, ``z``,
+            ``p_value``, ``ci_lower``, ``ci_upper``. Shown as text (``print``), it
+            begins with the fit statistics, as statsmodels' summaries do.
+        """
+        self._check_inference("summary()", alpha)
+        table = summary_table(*self._summary_, alpha)
+        return SummaryFrame(table, header=self._header())
+
+    def fit_statistics(self):
+        """Log-likelihood, information criteria and the likelihood-ratio test of the fit.
+
+        Computed at fit time on the training rows (sample weights as frequency weights),
+        as statsmodels' ``Logit`` and ``MNLogit`` results: ``llf`` (log-likelihood at
+        ``coef_``), ``llnull`` (of the intercept-only model: the weighted mean target),
+        ``deviance`` (``2 (llsat - llf)``, ``llsat`` 0 for labels), ``aic`` and ``bic``
+        (every coefficient counted), ``pseudo_r2`` (McFadden's ``1 - llf / llnull``),
+        ``llr`` (``2 (llf - llnull)``) and ``llr_pvalue`` (chi-squared with
+        ``df_model`` degrees of freedom), ``df_model`` (coefficients other than
+        intercepts), ``df_resid`` (``n_samples`` minus all coefficients) and
+        ``n_samples`` (the sum of the weights). For a penalised fit (finite ``C``)
+        ``llf`` is at the shrunk coefficients and the degrees of freedom count every
+        coefficient, not an effective number: compare penalised fits by cross-validation.
+        Class weights and label smoothing are part of the likelihood fitted.
+
+        Returns
+        -------
+        statistics : pandas.Series, or pandas.DataFrame with one row per label
+            (``SigmoidMultiLabelClassifier``: each label is its own model).
+        """
+        check_is_fitted(self)
+        rows = [_statistics(**stats) for stats in self._fit_stats_]
+        return statistics_table(rows, self._statistics_index(), self._single_problem)
+
+    def marginal_effects(self, X, at="overall", alpha=0.05):
+        """Average marginal effects of each feature on each probability, with errors.
+
+        The derivative of each class's (or label's) probability with respect to each
+        feature, averaged over the rows of X (``at="overall"``) or at their mean
+        (``at="mean"``), as statsmodels' ``get_margeff(at=..., method="dydx")``; for the
+        softmax every class including the reference, for two classes both, for the
+        sigmoid model each label. Standard errors by the delta method from the
+        covariance of the fit (needs ``cov_type``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to average over, usually the training rows.
+        at : {"overall", "mean"}, default="overall"
+        alpha : float, default=0.05
+            The intervals cover ``1 - alpha``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed by (class or label, term); columns ``effect``, ``std_err``, ``z``,
             ``p_value``, ``ci_lower``, ``ci_upper``.
         """
+        from sklearn.utils.validation import validate_data
+
+        from ._margins import average_margins
+
+        self._check_inference("marginal_effects()", alpha)
+        if at not in ("overall", "mean"):
+            raise ValueError(f'at must be "overall" or "mean", got {at!r}.')
+        X = validate_data(self, to_host(X), reset=False, accept_sparse="csr", dtype=np.float64)
+        if at == "mean":
+            X = np.asarray(X.mean(axis=0)).reshape(1, -1)
+        effects, covariances, names = [], [], []
+        for g, (theta, cov, free, output_map) in enumerate(self._inference_):
+            effect, jacobian = average_margins(X, theta, free, output_map, self.fit_intercept)
+            keep = self._margin_outputs(g, effect.shape[0])
+            effect, jacobian = effect[keep], jacobian[keep]
+            jacobian = jacobian.reshape(-1, jacobian.shape[-2] * jacobian.shape[-1])
+            effects.append(effect)
+            covariances.append(jacobian @ cov @ jacobian.T)
+            names += list(self._margin_names(g, keep))
+        terms = [str(t) for t in self._summary_[3][: X.shape[1]]]
+        return margins_table(
+            np.vstack(effects), block_diag(*covariances), names, terms, self._summary_[4], alpha
+        )
+
+    def _check_inference(self, what, alpha):
         check_is_fitted(self)
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must lie in (0, 1), got {alpha}.")
         if not hasattr(self, "_summary_"):
             raise ValueError(
-                f"summary() needs the covariance of the coefficients, computed at fit time "
+                f"{what} needs the covariance of the coefficients, computed at fit time "
                 f"from the training data: set {type(self).__name__}(cov_type='nonrobust') "
-                "(or 'robust') and fit again."
+                "(or 'robust', or 'cluster' with fit(..., groups=...)) and fit again."
             )
-        return summary_table(*self._summary_, alpha)
 
-    def _fit_inference(self, X, problem, coef, intercept, C):
+    def _header(self):
+        if not hasattr(self, "_fit_stats_") or not self._single_problem:
+            return ""
+        return _header_text(_statistics(**self._fit_stats_[0]), self)
+
+    # --- at fit time ------------------------------------------------------------------
+
+    def _theta(self, coef, intercept, rows, free):
+        """A group's free parameters (m, n_terms) from the model's coefficients."""
+        theta = np.column_stack([coef[rows], intercept[rows]]) if self.fit_intercept else coef[rows]
+        if len(rows) > 1:  # differences from the reference class
+            theta = theta[free] - theta[self._reference_index()]
+        return np.array(theta, dtype=np.float64)
+
+    def _group_sums(self, source, problem, g, theta, want):
+        free, output_map = self._parametrisation(len(problem.groups[g]))
+        return source.map_sum(
+            group_sums,
+            g=g,
+            theta=theta,
+            output_map=output_map,
+            free=free,
+            distributions=self._group_distributions,
+            fit_intercept=self.fit_intercept,
+            want=want,
+        )
+
+    def _fit_inference(self, source, problem, coef, intercept, C):
         """Newton steps to the optimum, then the covariance, group by group (``C[g]``
         the C of group g).
 
         Returns ``(coef, intercept, converged)`` at the polished optimum and sets
-        ``cov_params_`` and the summary's table of the fit.
+        ``cov_params_``, the summary's table and what marginal effects need.
         """
-        n_features = X.shape[1]
-        coef, intercept = coef.copy(), intercept.copy()
-        covariances, estimates, outputs, converged = [], [], [], True
+        n_features = coef.shape[1]
+        coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
+        groups, estimates, outputs, converged = [], [], [], True
         for g, rows in enumerate(problem.groups):
             free, output_map = self._parametrisation(len(rows))
-            W, b = coef[rows], intercept[rows]
-            theta = np.column_stack([W, b]) if self.fit_intercept else W.copy()
-            if len(rows) > 1:  # differences from the reference class
-                theta = theta[free] - theta[self._reference_index()]
-            result = newton(
-                X,
-                theta,
-                output_map,
-                free,
-                lambda Z, g=g: self._group_distributions(Z, problem, g),
-                L2Penalty.hessian(output_map, n_features, self.fit_intercept),
+            penalty = L2Penalty.hessian(output_map, n_features, self.fit_intercept)
+            theta, A_inv, state, done = newton(
+                lambda theta, want, g=g: self._group_sums(source, problem, g, theta, want),
+                self._theta(coef, intercept, rows, free),
+                penalty,
                 C[g],
-                self.fit_intercept,
-                self.cov_type,
-                subject=self._separated_subject(problem.group_name(g)),
+                lambda: source.map_sum(row_gram, fit_intercept=self.fit_intercept),
             )
-            theta, cov, group_converged = result
-            converged &= group_converged
+            converged &= done
+            if self.cov_type in ("robust", "cluster"):
+                state = self._group_sums(source, problem, g, theta, self.cov_type)
+            cov = covariance(A_inv, state, self.cov_type, not np.isinf(C[g]), theta.size)
             coef[rows] = output_map @ theta[:, :n_features]
             intercept[rows] = output_map @ theta[:, n_features] if self.fit_intercept else 0.0
             names, sign = self._summary_outputs(g, free)
-            covariances.append(cov)
+            groups.append((theta, cov, free, output_map))
             estimates.append(sign * theta)
             outputs += list(names)
+        covariances = [cov for _, cov, *_ in groups]
         self.cov_params_ = covariances[0] if self._single_problem else np.stack(covariances)
+        self._inference_ = groups
         feature_names = getattr(self, "feature_names_in_", None)
         if feature_names is None:
             feature_names = [f"x{j}" for j in range(n_features)]
@@ -134,6 +231,52 @@ class InferenceMixin:
             self._summary_output_name,
         )
         return coef, intercept, converged
+
+    def _fit_statistics_at(self, source, problem, coef, intercept):
+        """The log-likelihoods of the fit and of its intercept-only model, per group."""
+        stats = []
+        coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
+        losses = source.data_loss(coef, intercept if self.fit_intercept else None, problem.link)
+        for g, rows in enumerate(problem.groups):
+            free, _ = self._parametrisation(len(rows))
+            theta = self._theta(coef, intercept, rows, free)
+            if losses is None:
+                nll = self._group_sums(source, problem, g, theta, "value")["nll"]
+            else:  # one loss per output of a separable link, one in all for a softmax
+                nll = float(losses[rows].sum() if problem.link.separable else losses)
+            targets = source.map_target_sum(
+                _target_sums, g=g, distributions=self._group_distributions
+            )
+            n_coef = theta.size
+            stats.append(
+                {
+                    "llf": -nll,
+                    "target_sums": targets["sums"],
+                    "llsat": targets["llsat"],
+                    "n_samples": targets["weight"],
+                    "n_coef": n_coef,
+                    "df_model": n_coef - (theta.shape[0] if self.fit_intercept else 0),
+                }
+            )
+        self._fit_stats_ = stats
+
+    def _check_separation(self, X, problem, unpenalised):
+        """Unpenalised fits of separable data have no optimum: the separated outputs of
+        the groups ``unpenalised`` (fitted at ``C=np.inf``), found by a linear program
+        (in memory, up to a size), named in messages."""
+        if X.shape[0] * X.shape[1] > _tuning.SETTINGS.max_separation_check:
+            return []
+        X = to_host(X)  # the linear program runs on the host
+        names = []
+        for g in unpenalised:
+            zero = np.zeros((X.shape[0], len(problem.groups[g])))
+            _, T, s = self._group_distributions(zero, problem.T, problem.sample_weight, g)
+            if not np.all((T == 0) | (T == 1)):
+                continue  # soft targets cannot be separated
+            columns = [1] if len(problem.groups[g]) == 1 else list(range(T.shape[1]))
+            for j in separable_outputs(X, T[:, columns], s, self.fit_intercept):
+                names.append(self._separated_name(g, columns[j]))
+        return names
 
     def _parametrisation(self, width):
         """``(free, output_map)`` of a group of ``width`` logits (``L2Penalty.hessian``).
@@ -165,231 +308,77 @@ class InferenceMixin:
             "you want to test) and fit those with cov_type."
         )
 
-    def _distributions_at(self, X, problem, coef, intercept):
-        """``(g, Q, T, s)`` of every group at ``(coef, intercept)``."""
-        for g, rows in enumerate(problem.groups):
-            Z = np.asarray(X @ coef[rows].T.astype(np.float64)) + intercept[rows]
-            log_Q, T, s = self._group_distributions(Z, problem, g)
-            yield g, np.exp(log_Q), T, s
+    # --- hooks of the estimators ---------------------------------------------------
 
-    # --- hooks of the estimators -------------------------------------------------
-
-    def _group_distributions(self, Z, problem, g):
-        """``(log_Q, T, s)``: group g's fitted log-probabilities and targets, shapes
-        (n_samples, n_values) (its classes, or a label's absence and presence), and the
-        weights of the rows, at the group's logits ``Z`` (n_samples, width)."""
+    def _group_distributions(self, Z, T, s, g):
+        """``(log_Q, T_g, s_g)``: group g's fitted log-probabilities and targets, shapes
+        (n_rows, n_values) (its classes, or a label's absence and presence), and the
+        weights of the rows, at the group's logits ``Z`` (n_rows, width); ``T`` and ``s``
+        are the encoded targets and weights of those rows (a row source's)."""
         raise NotImplementedError
-
-    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int, ``loss_curve_`` a
-    #: list and ``cov_params_`` one matrix (else an array, a list and a matrix per group).
-    _single_problem = False
 
     def _reference_index(self):
         """Which value of a group the summary's parameters are differences from."""
         return 0
 
-    def _separated_subject(self, group_name):
-        """What is separated, in the message: "samples", "samples for label 'a'"."""
-        return "samples" if group_name is None else f"samples for {group_name}"
-
     def _summary_outputs(self, g, free):
         """``(names, sign)``: what group g's rows of the summary are called, and +-1."""
         raise NotImplementedError
 
+    def _margin_outputs(self, g, n_values):
+        """Which of group g's values (classes, or absent/present) the margins report."""
+        return np.arange(n_values)
 
-def newton(X, theta, output_map, free, distributions, penalty, C, fit_intercept, cov_type, subject):
-    """Newton's method from ``theta`` to the optimum of ``NLL + theta.P.theta / (2 C)``.
+    def _margin_names(self, g, values):
+        raise NotImplementedError
 
-    ``theta`` (m, n_terms) are a group's free parameters, the logits ``X~ (M theta)^T``
-    with ``M = output_map``; ``distributions(Z)`` gives ``(log_Q, T, s)``. Steps are
-    damped by backtracking until the objective decreases, and stop when the Newton
-    step is below ``1e-10`` of the parameters (at most 20). Returns ``(theta, cov,
-    converged)``, the covariance of ``theta.ravel()`` at the final point.
-    """
-    penalised = not np.isinf(C)
-    n_features = X.shape[1]
+    def _separated_name(self, g, value):
+        raise NotImplementedError
 
-    def state(theta):
-        W = output_map @ theta[:, :n_features]
-        b = output_map @ theta[:, n_features] if fit_intercept else 0.0
-        log_Q, T, s = distributions(np.asarray(X @ W.T) + b)
-        f = -np.sum(s * np.sum(np.where(T > 0, T * log_Q, 0.0), axis=1))
-        if penalised:
-            f += 0.5 * theta.ravel() @ penalty @ theta.ravel() / C
-        return f, np.exp(log_Q), T, s.astype(np.float64)
-
-    f, Q, T, s = state(theta)
-    if not penalised and separated(Q, T, s):
-        raise ValueError(
-            f"The {subject} are perfectly "
-            "separated by the features (the fit classifies every training sample "
-            "correctly), so the maximum-likelihood estimate does not exist and has no "
-            "standard errors. Fit with a finite C for penalised (sandwich) standard errors."
-        )
-    converged = False
-    for step in range(21):
-        G = (Q - T)[:, free]
-        grad = _score(X, G, s, fit_intercept).ravel()
-        H = _information(X, Q[:, free], s, fit_intercept)
-        A = H + penalty / C if penalised else H
-        if penalised:
-            grad = grad + penalty @ theta.ravel() / C
-        A_inv = _checked_inverse(A, X, s, fit_intercept, not penalised)
-        delta = (A_inv @ grad).reshape(theta.shape)
-        converged = np.max(np.abs(delta)) <= 1e-10 * (1 + np.max(np.abs(theta)))
-        if converged or step == 20:
-            break
-        decrease, t = float(grad @ delta.ravel()), 1.0
-        while True:  # backtracking; near the optimum the full step is taken as it is
-            f_new, Q_new, T_new, s_new = state(theta - t * delta)
-            if f_new <= f - 1e-4 * t * decrease or decrease <= 1e-10 * (1 + abs(f)):
-                break
-            t /= 2
-            if t < 1e-8:
-                break
-        if not f_new <= f + 1e-12 * (1 + abs(f)):
-            break  # no lower point along the Newton direction: precision exhausted
-        theta, f, Q, T, s = theta - t * delta, f_new, Q_new, T_new, s_new
-    if cov_type == "robust":
-        m = G.shape[1]
-        middle = _blocks(
-            X, fit_intercept, [[s * G[:, a] * G[:, b] for b in range(m)] for a in range(m)]
-        )
-    elif not penalised:
-        return theta, A_inv, converged
-    else:
-        middle = H
-    cov = A_inv @ middle @ A_inv
-    return theta, (cov + cov.T) / 2, converged
+    def _statistics_index(self):
+        return None
 
 
-def _score(X, G, s, fit_intercept):
-    """``sum_i s_i g_ia x~_i``, shape (m, n_terms)."""
-    weighted = G * s[:, None]
-    score = np.asarray(X.T @ weighted).T
-    return np.column_stack([score, weighted.sum(axis=0)]) if fit_intercept else score
+def _target_sums(source, g, distributions):
+    """``sum_i s_i t_i`` over a group's values, ``sum_i s_i sum_v t_iv log t_iv`` and
+    ``sum_i s_i``."""
+    zero = np.zeros((source.n_samples, 1))
+    _, T, s = distributions(zero, source.T, source.s, g)
+    s = s.astype(np.float64)
+    logs = np.log(np.where(T > 0, T, 1.0))
+    llsat = float(s @ np.sum(np.where(T > 0, T * logs, 0.0), axis=1))
+    return {"sums": s @ T, "llsat": llsat, "weight": float(s.sum())}
 
 
-def _information(X, Q, s, fit_intercept):
-    """``H_ab = sum_i s_i (delta_ab q_ia - q_ia q_ib) x~_i x~_i^T`` over the m free outputs."""
-    m = Q.shape[1]
-    return _blocks(
-        X,
-        fit_intercept,
-        [[s * ((a == b) * Q[:, a] - Q[:, a] * Q[:, b]) for b in range(m)] for a in range(m)],
-    )
+def _statistics(llf, target_sums, llsat, n_samples, n_coef, df_model):
+    """statsmodels' fit statistics from the log-likelihoods and the counts."""
+    mean = target_sums / target_sums.sum()
+    logs = np.log(np.where(mean > 0, mean, 1.0))
+    llnull = float(np.sum(np.where(target_sums > 0, target_sums * logs, 0.0)))
+    llr = 2 * (llf - llnull)
+    return {
+        "llf": llf,
+        "llnull": llnull,
+        "deviance": 2 * (llsat - llf),
+        "aic": -2 * llf + 2 * n_coef,
+        "bic": -2 * llf + np.log(n_samples) * n_coef,
+        "pseudo_r2": 1 - llf / llnull if llnull != 0 else 0.0,
+        "llr": llr,
+        "llr_pvalue": float(chi2.sf(llr, df_model)) if df_model > 0 else np.nan,
+        "df_model": float(df_model),
+        "df_resid": n_samples - n_coef,
+        "n_samples": n_samples,
+    }
 
 
-def _gram(X, w, fit_intercept, rows=4096):
-    """``X~^T diag(w) X~`` for ``X~ = [X, 1]`` (or X), dense, by row blocks."""
-    n_features = X.shape[1]
-    size = n_features + int(fit_intercept)
-    out = np.zeros((size, size))
-    for lo in range(0, X.shape[0], rows):
-        block, wb = X[lo : lo + rows], w[lo : lo + rows]
-        if sp.issparse(block):
-            out[:n_features, :n_features] += (block.T @ block.multiply(wb[:, None])).toarray()
-        else:
-            block = np.asarray(block, dtype=np.float64)
-            out[:n_features, :n_features] += block.T @ (block * wb[:, None])
-        if fit_intercept:
-            column = np.asarray(block.T @ wb).ravel()
-            out[:n_features, n_features] += column
-            out[n_features, :n_features] += column
-            out[n_features, n_features] += wb.sum()
-    return out
-
-
-def _blocks(X, fit_intercept, weights):
-    """The matrix of blocks ``X~^T diag(weights(a, b)) X~`` over the m free outputs."""
-    m = len(weights)
-    size = X.shape[1] + int(fit_intercept)
-    out = np.zeros((m * size, m * size))
-    for a in range(m):
-        for b in range(a, m):
-            block = _gram(X, weights[a][b], fit_intercept)
-            out[a * size : (a + 1) * size, b * size : (b + 1) * size] = block
-            out[b * size : (b + 1) * size, a * size : (a + 1) * size] = block.T
-    return out
-
-
-def separated(Q, T, s):
-    """Whether a fit of hard targets classifies every (positively weighted) sample.
-
-    A linear model that does is a separating hyperplane: the likelihood keeps rising as
-    its coefficients grow, so without a penalty the maximum-likelihood estimate (and its
-    standard errors) does not exist. ``Q`` and ``T`` are (n_samples, n_classes)
-    probabilities and targets; soft targets are never "separated".
-    """
-    hard = np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1)
-    used = s > 0
-    return bool(hard and np.array_equal(Q[used].argmax(axis=1), T[used].argmax(axis=1)))
-
-
-def _checked_inverse(A, X, s, fit_intercept, unpenalised):
-    """``A^-1``, or a ValueError that names the likely cause when A is singular."""
-    scale = np.sqrt(np.maximum(np.diag(A), np.finfo(float).tiny))
-    scaled = A / np.outer(scale, scale)  # unit diagonal: the condition is the data's
-    eigenvalues = np.linalg.eigvalsh(scaled)
-    if eigenvalues[0] > 1e-10 * eigenvalues[-1]:
-        return np.linalg.inv(scaled) / np.outer(scale, scale)
-    gram = _gram(X, (s > 0).astype(np.float64), fit_intercept)
-    if np.linalg.matrix_rank(gram) < gram.shape[0]:
-        cause = (
-            "the columns of X (with the intercept) are linearly dependent: a column is "
-            "constant, duplicated or a combination of others. Drop it"
-        )
-    elif unpenalised:
-        cause = (
-            "the classes are (nearly) perfectly separated by the features, so the "
-            "maximum-likelihood estimate does not exist (its coefficients run off to "
-            "infinity). Fit with a finite C"
-        )
-    else:
-        cause = (
-            "some probabilities are fitted as 0 or 1 to machine precision (nearly "
-            "separated data with a weak penalty). Fit with a smaller C"
-        )
-    raise ValueError(
-        "The Hessian of the objective is singular at the fitted coefficients "
-        f"(smallest to largest eigenvalue {eigenvalues[0] / eigenvalues[-1]:.1e}), so "
-        f"the coefficients have no finite standard errors: {cause}."
-    )
-
-
-def summary_table(coef, cov, outputs, terms, output_name, alpha):
-    """The pandas DataFrame of ``summary()``: one row per (output, term).
-
-    ``coef`` is (m, n_terms), ``cov`` the covariance of ``coef.ravel()``.
-    """
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError("summary() returns a pandas DataFrame: pip install pandas.") from exc
-    estimate = coef.ravel()
-    std_err = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    pinned = std_err == 0  # an all-zero column under a penalty: coefficient 0, no spread
-    z = np.divide(estimate, std_err, out=np.full_like(estimate, np.nan), where=~pinned)
-    half_width = norm.ppf(1 - alpha / 2) * std_err
-    index = pd.MultiIndex.from_product([list(outputs), list(terms)], names=[output_name, "term"])
-    if pinned.any():
-        pinned_terms = sorted({terms[i % len(terms)] for i in np.flatnonzero(pinned)})
-        more = " ..." if len(pinned_terms) > 10 else ""
-        warn_at_caller(
-            f"std_err is 0 for the terms {pinned_terms[:10]}{more}: "
-            "their columns are all zero in the training data, so the penalty holds their "
-            "coefficients at exactly 0; their z and p_value are NaN (undefined). Drop such "
-            "columns (e.g. sklearn.feature_selection.VarianceThreshold) before inference.",
-            UserWarning,
-        )
-    return pd.DataFrame(
-        {
-            "coef": estimate,
-            "std_err": std_err,
-            "z": z,
-            "p_value": 2 * norm.sf(np.abs(z)),
-            "ci_lower": estimate - half_width,
-            "ci_upper": estimate + half_width,
-        },
-        index=index,
-    )
+def _header_text(stats, estimator):
+    lines = [
+        f"{type(estimator).__name__} (C={estimator.C:g}, cov_type={estimator.cov_type!r})",
+        f"n_samples {stats['n_samples']:g}   df_model {stats['df_model']:g}   "
+        f"df_resid {stats['df_resid']:g}",
+        f"log-likelihood {stats['llf']:.6g}   null {stats['llnull']:.6g}   "
+        f"pseudo R2 {stats['pseudo_r2']:.4f}",
+        f"AIC {stats['aic']:.6g}   BIC {stats['bic']:.6g}   "
+        f"LLR {stats['llr']:.6g} (p = {stats['llr_pvalue']:.3g})",
+    ]
+    return "\n".join(lines)

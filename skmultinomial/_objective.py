@@ -79,6 +79,9 @@ class Problem:
         What one separately fitted group is, in messages; None for a single group.
     group_labels : list
         The label (or class) of each group, in messages.
+    totals : array-like of shape (n_groups,), default=None
+        ``S_g`` when ``T`` and ``sample_weight`` are not here (they are on the workers of
+        a distributed fit); by default computed from ``sample_weight``.
 
     The targets and weights are stored once, column-major and aligned, the layout the
     in-memory row source reads (``_rows.py``); their shapes are as given.
@@ -90,13 +93,16 @@ class Problem:
     n_outputs: int
     group_kind: str | None = None
     group_labels: list = dataclasses.field(default_factory=lambda: [None])
+    totals: object = None
 
     def __post_init__(self):
-        self.T = aligned_column_major(self.T)
-        self.sample_weight = aligned_column_major(self.sample_weight)
+        if self.T is not None:
+            self.T = aligned_column_major(self.T)
+            self.sample_weight = aligned_column_major(self.sample_weight)
         n = self.n_outputs
         self.groups = [np.array([j]) for j in range(n)] if self.link.separable else [np.arange(n)]
-        for g, total in enumerate(self.weight_totals()):
+        totals = self.weight_totals() if self.sample_weight is not None else self.totals
+        for g, total in enumerate(totals):
             if not total > 0:  # checked here, before any work on X
                 name = self.group_name(g)
                 raise ValueError(
@@ -132,11 +138,6 @@ class Problem:
         s = self.sample_weight
         S = s.T.sum(axis=-1, dtype=np.float64)  # over contiguous rows of the stored layout
         return np.array([S if s.ndim == 1 else S[g].sum() for g in self.groups], np.float64)
-
-    def row_weights(self):
-        """One weight per row, to weigh the moments of X as the objective weighs rows."""
-        s = self.sample_weight
-        return s if s.ndim == 1 else s.T.mean(axis=0)
 
 
 class L2Penalty:
@@ -241,12 +242,12 @@ class Objective:
         self.dtype = rows.dtype
         self.n_features = rows.n_features
         self.width = len(self.groups[0])
-        self.S = problem.weight_totals()
+        self.S = rows.weight_totals(problem.groups)
         # Moments weighted like the objective, so that weighted data and repeated rows
         # get the same preconditioner (and so the same iterates).
         self.moments = None
         if _tuning.SETTINGS.precondition:
-            self.moments = rows.moments(problem.row_weights())
+            self.moments = rows.moments()
         self._at_zero = {}  # the data term's gradient at zero, shared with at()'s copies
         self._penalise(C)
 

@@ -4,14 +4,20 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import log_expit
+from sklearn.utils._array_api import get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 
-from ._base import _balanced, _LinearNLLClassifier
-from ._loss import SIGMOID, binary_log_proba, log_softmax
-from ._objective import Problem, fold_term_weights, smooth
-from ._validation import integer_codes_hint, per_label, shown, warn_at_caller
+from ._arrays import as_float64, check_same_namespace, take_labels, to_device, to_host
+from ._base import _LinearNLLClassifier
+from ._loss import SIGMOID, binary_log_proba, log_expit, log_softmax
+from ._targets import (
+    SigmoidEncoding,
+    balanced,
+    column_stats,
+    indicator_or_probabilities,
+    label_stats,
+)
+from ._validation import per_label, shown, warn_at_caller
 from .distributed import dask_aware
 
 __all__ = ["SigmoidMultiLabelClassifier"]
@@ -87,7 +93,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         ``predict`` marks a label when its probability is strictly above the threshold
         (one per label, or one for all). For 1-D labels of 3 or more classes
         ``predict`` takes the most probable class: a threshold other than 0.5 raises.
-    cov_type : {"nonrobust", "robust"}, default=None
+    cov_type : {"nonrobust", "robust", "cluster"}, default=None
         Compute, at fit time, the covariance of each label's coefficients for
         :meth:`summary` (see ``SoftmaxRegressionClassifier``); the labels are
         independent problems, so their coefficients are uncorrelated.
@@ -195,10 +201,16 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
-        s = sample_weight
+    @staticmethod
+    def _target_stats(y, sample_weight):
         if y.ndim == 2:
-            Y = _indicator_or_probabilities(y)
+            Y = indicator_or_probabilities(y).astype(sample_weight.dtype)
+            return column_stats(Y, sample_weight, sparse=sp.issparse(y))
+        return label_stats(y, sample_weight)
+
+    def _fit_targets(self, stats, target_names):
+        sample_class_weight = None
+        if stats.labels is None:
             if isinstance(self.class_weight, dict):
                 raise ValueError(
                     "For multi-label Y, class_weight must be 'balanced' or a list of one "
@@ -206,65 +218,61 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
                     "dict of class weights is for 1-D labels."
                 )
             self.y_type_ = "multilabel-indicator"
-            self.classes_ = np.arange(Y.shape[1]) if target_names is None else target_names
-            kind = "label"
+            n_labels = stats.n_columns
+            self.classes_ = np.arange(n_labels) if target_names is None else target_names
+            kind, n_pos, total = "label", stats.counts, stats.total
         else:
-            codes = self._encode_classes(y)
+            self.classes_ = self._check_classes(stats.labels)
             n_classes = self.classes_.size
-            if isinstance(self.class_weight, dict) and n_classes > 2 and not as_given:
+            counts, total = stats.counts, stats.total
+            if isinstance(self.class_weight, dict) and n_classes > 2:
                 # one-vs-rest: each sample weighed by its class's weight in every label
-                s = s * self._class_weights(None)[codes]
-            if n_classes == 2:
-                self.y_type_ = "binary"
-                Y = codes[:, None] == 1
-                kind = None
-            else:
-                self.y_type_ = "multiclass"
-                Y = codes[:, None] == np.arange(n_classes)
-                kind = "class"
-                if np.any(np.asarray(self.threshold) != 0.5):
-                    raise ValueError(
-                        "threshold applies to per-label decisions (a 2-D Y, or 1-D binary "
-                        f"labels); for 1-D labels of {n_classes} classes predict takes the "
-                        "most probable class and would ignore it. Leave threshold at 0.5, "
-                        "or fit the one-hot matrix of the labels for per-class thresholds."
-                    )
-        self._thresholds(Y.shape[1])  # a bad per-label threshold fails at fit, not predict
-        self.sparse_input_ = sp.issparse(y)
-        Y = Y.astype(s.dtype)
+                sample_class_weight = self._class_weights(None)
+                counts = sample_class_weight * counts
+                total = counts.sum()
+            self.y_type_ = "binary" if n_classes == 2 else "multiclass"
+            kind, n_pos = (None, counts[1:]) if n_classes == 2 else ("class", counts)
+            n_labels = n_pos.size
+            if n_classes > 2 and np.any(np.asarray(self.threshold) != 0.5):
+                raise ValueError(
+                    "threshold applies to per-label decisions (a 2-D Y, or 1-D binary "
+                    f"labels); for 1-D labels of {n_classes} classes predict takes the "
+                    "most probable class and would ignore it. Leave threshold at 0.5, "
+                    "or fit the one-hot matrix of the labels for per-class thresholds."
+                )
+        self._thresholds(n_labels)  # a bad per-label threshold fails at fit, not predict
+        self.sparse_input_ = stats.sparse
+        w_pos, w_neg = self._label_weights(n_pos, total - n_pos)
+        eps = self.label_smoothing
+        n_pos_smoothed = (1 - eps) * n_pos + eps / 2 * total
+        totals = w_pos * n_pos_smoothed + w_neg * (total - n_pos_smoothed)
+        encode = SigmoidEncoding(
+            None if stats.labels is None else self.classes_, sample_class_weight, w_pos, w_neg, eps
+        )
         labels = list(self.classes_) if kind is not None else [None]
-        if as_given:
-            return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
-        w_pos, w_neg = self._label_weights(Y, s)
-        Y = smooth(Y, self.label_smoothing, 2)
-        if np.all(w_pos == 1) and np.all(w_neg == 1):
-            return Problem(Y, s, SIGMOID, Y.shape[1], kind, labels)
-        # A label's (negative, positive) terms weighed: a weight per entry, new targets.
-        weights = np.column_stack([w_neg, w_pos]).astype(s.dtype)
-        T, w = fold_term_weights(np.stack([1 - Y, Y], axis=-1), weights)
-        return Problem(T[..., 1], w * s[:, None], SIGMOID, Y.shape[1], kind, labels)
+        meta = {"link": SIGMOID, "n_outputs": n_labels, "group_kind": kind}
+        return encode, {**meta, "group_labels": labels, "totals": totals}
 
-    def _label_weights(self, Y, sample_weight):
+    def _label_weights(self, n_pos, n_neg):
         """Weights of the positive and negative term of each label, shapes (n_labels,).
 
-        Counts are weighted by ``sample_weight``, so integer weights and repeated rows
-        give the same weights.
+        ``n_pos`` and ``n_neg`` are the label's weighted counts (by ``sample_weight``),
+        so integer weights and repeated rows give the same weights.
         """
-        n_labels = Y.shape[1]
-        n_pos = sample_weight.astype(np.float64) @ Y
-        n_neg = sample_weight.sum(dtype=np.float64) - n_pos
+        n_labels = n_pos.size
         if self.y_type_ == "multilabel-indicator":
             for label in np.flatnonzero((n_pos == 0) | (n_neg == 0)):
                 state = "none" if n_pos[label] == 0 else "all"
                 warn_at_caller(
-                    f"Label {label} is positive in {state} of the training samples: its "
+                    f"Label {shown(self.classes_[label])} is positive in {state} of the training "
+                    "samples: its "
                     "sigmoid is fitted all the same and predicts a probability close to "
                     f"{0 if n_pos[label] == 0 else 1} for every sample.",
                     UserWarning,
                 )
         w_pos, w_neg = np.ones(n_labels), np.ones(n_labels)
         if self.class_weight == "balanced":
-            w_neg, w_pos = _balanced([n_neg, n_pos])
+            w_neg, w_pos = balanced([n_neg, n_pos])
         elif isinstance(self.class_weight, dict) and self.y_type_ == "binary":
             # the weights of classes_[0] and classes_[1] weigh the two terms, as in the
             # two-class softmax (smoothed targets keep a share of the other term)
@@ -293,11 +301,22 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
 
     _summary_output_name = "label"
 
-    def _group_distributions(self, Z, problem, g):
+    def _group_distributions(self, Z, T, s, g):
         """A label's (absent, present) log-probabilities and targets."""
-        t = problem.T[:, g].astype(np.float64)
-        s = problem.sample_weight
+        t = T[:, g].astype(np.float64)
         return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s if s.ndim == 1 else s[:, g]
+
+    def _margin_outputs(self, g, n_values):
+        return np.array([1])  # each label's probability of being present
+
+    def _margin_names(self, g, values):
+        return self._summary_outputs(g, None)[0]
+
+    def _separated_name(self, g, value):
+        return f"label {shown(self._summary_outputs(g, None)[0][0])}"
+
+    def _statistics_index(self):
+        return self.classes_[1:] if self.y_type_ == "binary" else self.classes_
 
     def _summary_outputs(self, g, free):
         outputs = self.classes_[1:] if self.y_type_ == "binary" else self.classes_[[g]]
@@ -334,13 +353,16 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             0/1 indicator (int) for multi-label models, a CSR matrix when the model was
             fitted on a sparse Y (as ``OneVsRestClassifier``); class labels otherwise.
         """
-        proba = self.predict_proba(X)  # first: it checks that the model is fitted
+        check_same_namespace(X, self, "predict")
+        proba = self.predict_proba(X)
+        xp, _, device = get_namespace_and_device(proba)
         if self.y_type_ == "multiclass":
-            return self.classes_[np.argmax(proba, axis=1)]
+            return take_labels(self.classes_, xp.argmax(proba, axis=1))
+        thresholds = xp.astype(to_device(self._thresholds(), xp, device), proba.dtype)
         if self.y_type_ == "binary":
-            return self.classes_[(proba[:, 1] > self._thresholds()).astype(np.intp)]
-        above = (proba > self._thresholds()).astype(int)
-        return sp.csr_matrix(above) if getattr(self, "sparse_input_", False) else above
+            return take_labels(self.classes_, xp.astype(proba[:, 1] > thresholds, xp.int64))
+        above = xp.astype(proba > thresholds, xp.int64)
+        return sp.csr_matrix(to_host(above)) if getattr(self, "sparse_input_", False) else above
 
     @dask_aware
     def predict_log_proba(self, X):
@@ -357,7 +379,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             Per-label log-probabilities for multi-label models; for 1-D targets, the
             log-probabilities of ``classes_`` (normalised over classes when K >= 3).
         """
-        Z = self.decision_function(X).astype(np.float64)  # float64 whatever X's dtype
+        check_same_namespace(X, self, "predict_log_proba")
+        Z = as_float64(self.decision_function(X))  # float64 whatever X's dtype
         if self.y_type_ == "multilabel-indicator":
             return log_expit(Z)
         if self.y_type_ == "binary":
@@ -365,30 +388,3 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         # One-vs-rest normalisation p_k / sum_j p_j, done in log space so that rows whose
         # sigmoids all underflow still give a distribution.
         return log_softmax(log_expit(Z))
-
-
-def _indicator_or_probabilities(y):
-    """2-D targets as float64, checked: a 0/1 indicator matrix or probabilities in [0, 1]."""
-    Y = y.toarray() if sp.issparse(y) else np.asarray(y)
-    try:
-        Y = Y.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "SigmoidMultiLabelClassifier needs 2-D targets of numbers in [0, 1] (a 0/1 "
-            f"indicator matrix, or per-label probabilities); Y holds {Y.dtype} entries "
-            f"such as {shown(Y.flat[0])}. Encode label sets with "
-            "sklearn.preprocessing.MultiLabelBinarizer."
-        ) from exc
-    if not np.isfinite(Y).all():
-        row, col = np.argwhere(~np.isfinite(Y))[0]
-        raise ValueError(f"Input Y contains NaN, infinity or None, first at Y[{row}, {col}].")
-    outside = (Y < 0) | (Y > 1)
-    if outside.any():
-        row, col = np.argwhere(outside)[0]
-        raise ValueError(
-            "SigmoidMultiLabelClassifier needs 2-D targets of shape (n_samples, n_labels) "
-            "with entries in [0, 1]: a 0/1 indicator matrix, or the probability of each "
-            f"label. Y[{row}, {col}] is {shown(Y[row, col])} ({type_of_target(Y)}). Encode "
-            "label sets with sklearn.preprocessing.MultiLabelBinarizer." + integer_codes_hint(Y)
-        )
-    return Y

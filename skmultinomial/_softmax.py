@@ -1,12 +1,12 @@
 """SoftmaxRegressionClassifier: multinomial logistic regression, one class per sample."""
 
 import numpy as np
-import scipy.sparse as sp
 
+from ._arrays import as_float64, check_same_namespace
 from ._base import _LinearNLLClassifier
 from ._loss import SIGMOID, SOFTMAX, binary_log_proba, log_softmax
-from ._objective import Problem, fold_term_weights, smooth
-from ._validation import integer_codes_hint, shown
+from ._targets import SoftmaxEncoding, check_distributions, column_stats, distributions, label_stats
+from ._validation import shown
 from .distributed import dask_aware
 
 __all__ = ["SoftmaxRegressionClassifier"]
@@ -66,13 +66,18 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         ``(1 - eps) * t + eps / K`` (for labels and distributions alike). Class weights
         then weigh the smoothed distribution: the term of class ``k`` is
         ``cw_k ((1 - eps) t_k + eps / K) (-log q_k)``, as in PyTorch.
-    cov_type : {"nonrobust", "robust"}, default=None
-        Compute, at fit time, the covariance of the coefficients for :meth:`summary`
-        (``cov_params_``): "nonrobust" is the inverse observed Fisher information for
-        ``C=np.inf`` and the sandwich ``A^-1 H A^-1`` of the penalised estimator for a
-        finite C; "robust" the heteroskedasticity-consistent sandwich ``A^-1 B A^-1``
-        (statsmodels' HC0). None skips it (it costs about ``K^2 n p^2``). Sample weights
-        count as frequency weights.
+    cov_type : {"nonrobust", "robust", "cluster"}, default=None
+        Compute, at fit time, the covariance of the coefficients for :meth:`summary` and
+        :meth:`marginal_effects` (``cov_params_``): "nonrobust" is the inverse observed
+        Fisher information for ``C=np.inf`` and the sandwich ``A^-1 H A^-1`` of the
+        penalised estimator for a finite C; "robust" the heteroskedasticity-consistent
+        sandwich ``A^-1 B A^-1`` (statsmodels' HC0); "cluster" the cluster-robust one
+        over ``fit(..., groups=...)``, with statsmodels' default correction
+        ``G/(G-1) (N-1)/(N-k)``. The fit then ends with Newton steps on the exact
+        Hessian, so that coefficients and statistics are those of the optimum. None
+        skips it (it costs about ``K^2 n p^2``; more than 4,096 coefficients are
+        refused). Sample weights count as frequency weights; survey or importance
+        weights are not supported.
     reference_class : class label, default=None
         The class whose coefficients the others are reported against in
         :meth:`summary` (default ``classes_[0]``, as statsmodels' ``MNLogit``): the
@@ -186,18 +191,18 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
 
     def _check_targets(self, y, y_shape):
         if len(y_shape) == 2 and y_shape[1] > 1:
-            _check_distributions(y)
+            check_distributions(y)
 
-    def _encode_targets(self, y, sample_weight, target_names, as_given=False):
-        dtype = sample_weight.dtype
+    @staticmethod
+    def _target_stats(y, sample_weight):
         if y.ndim == 2:
-            # Target distributions: renormalised so that each row sums to 1 exactly
-            # (validated to within 1e-6 before), which the loss relies on.
-            T = np.asarray(y, dtype=dtype)
-            T = T / T.sum(axis=1, keepdims=True)
-            self.classes_ = self._soft_classes(T.shape[1], target_names)
-            counts = sample_weight.astype(np.float64) @ T
-            codes = None
+            check_distributions(y)
+            return column_stats(distributions(y, sample_weight.dtype), sample_weight)
+        return label_stats(y, sample_weight)
+
+    def _fit_targets(self, stats, target_names):
+        if stats.labels is None:  # target distributions
+            self.classes_ = self._soft_classes(stats.n_columns, target_names)
         else:
             if self.classes is not None:
                 raise ValueError(
@@ -206,32 +211,19 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
                     "values). Remove classes=, or give the targets as 2-D distributions "
                     "(one-hot rows for labels) to name and order the classes."
                 )
-            codes = self._encode_classes(y)
-            counts = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
-            T = None
+            self.classes_ = self._check_classes(stats.labels)
         reference = self.classes_[0] if self.reference_class is None else self.reference_class
         self.reference_class_ = self.classes_[self._reference_index(reference)]
         n_classes = self.classes_.size
-        class_weight = None if as_given else self._class_weights(counts)
-        eps = 0.0 if as_given else self.label_smoothing
-        s = sample_weight
-        if T is None and eps == 0:
-            # Hard labels: class indices, the class weight a weight of the sample.
-            if class_weight is not None:
-                s = s * class_weight[codes].astype(dtype)
-            if n_classes == 2:
-                return Problem(codes.astype(dtype)[:, None], s, SIGMOID, 1)
-            return Problem(codes, s, SOFTMAX, n_classes)
-        if T is None:
-            T = (codes[:, None] == np.arange(n_classes)).astype(dtype)
-        T = smooth(T, eps, n_classes)
-        if class_weight is not None:
-            # each class's term weighed: a weight per sample, reweighted distributions
-            T, w = fold_term_weights(T, class_weight.astype(dtype))
-            s = s * w
+        class_weight = self._class_weights(stats.counts)
+        total = stats.total
+        if class_weight is not None:  # the weight of the objective's terms, all rows
+            eps = self.label_smoothing
+            total = class_weight @ ((1 - eps) * stats.counts + eps / n_classes * stats.total)
+        encode = SoftmaxEncoding(self.classes_, class_weight, self.label_smoothing)
         if n_classes == 2:
-            return Problem(T[:, 1:], s, SIGMOID, 1)
-        return Problem(T, s, SOFTMAX, n_classes)
+            return encode, {"link": SIGMOID, "n_outputs": 1, "totals": [total]}
+        return encode, {"link": SOFTMAX, "n_outputs": n_classes, "totals": [total]}
 
     def _soft_classes(self, n_columns, target_names):
         if n_columns < 2:
@@ -258,19 +250,19 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
             )
         return int(matches[0])
 
-    def _group_distributions(self, Z, problem, g):
-        s = problem.sample_weight
+    def _group_distributions(self, Z, T, s, g):
         if self.classes_.size == 2:  # one logit for classes_[1]; T holds its targets
-            t = problem.T[:, 0].astype(np.float64)
+            t = T[:, 0].astype(np.float64)
             return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s
-        if problem.T.ndim == 1:
-            T = (problem.T[:, None] == np.arange(self.classes_.size)).astype(np.float64)
-        else:
-            T = problem.T.astype(np.float64)
-        return log_softmax(Z), T, s
+        if T.ndim == 1:
+            T = (T[:, None] == np.arange(self.classes_.size)).astype(np.float64)
+        return log_softmax(Z), T.astype(np.float64), s
 
-    def _separated_subject(self, group_name):
-        return "classes"
+    def _margin_names(self, g, values):
+        return self.classes_[values]
+
+    def _separated_name(self, g, value):
+        return f"class {shown(self.classes_[value])}"
 
     def _summary_outputs(self, g, free):
         reference = self._reference_index()
@@ -300,39 +292,10 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        check_same_namespace(X, self, "predict_log_proba")
         # float64 whatever X's dtype: rows of probabilities sum to 1 within 1e-15.
-        return self._log_proba(self.decision_function(X).astype(np.float64))
+        return self._log_proba(as_float64(self.decision_function(X)))
 
     @staticmethod
     def _log_proba(Z):
         return binary_log_proba(Z) if Z.ndim == 1 else log_softmax(Z)
-
-
-def _check_distributions(y, atol=1e-6):
-    """Raise a ValueError naming the first row of 2-D ``y`` that is not a distribution."""
-    try:
-        P = y.toarray() if sp.issparse(y) else np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "2-D y is read as target distributions (one row per sample, one column per "
-            f"class) and must be numeric: {exc}"
-        ) from exc
-    problems = [
-        (~np.isfinite(P).all(axis=1), lambda i: f"contains {P[i][~np.isfinite(P[i])][0]}"),
-        ((P < 0).any(axis=1), lambda i: f"has a negative entry, {P[i].min():g}"),
-        (np.abs(P.sum(axis=1) - 1) > atol, lambda i: f"sums to {P[i].sum():.6g}, not 1"),
-    ]
-    for bad, what in problems:
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            hint = integer_codes_hint(P)
-            if np.isin(P, (0, 1)).all():
-                hint = (
-                    " It looks like a multi-label indicator matrix: for samples that carry "
-                    "several labels at once, use SigmoidMultiLabelClassifier."
-                )
-            raise ValueError(
-                "2-D y is read as target distributions (one row per sample, one column "
-                f"per class: non-negative, summing to 1), but row {row} {what(row)} "
-                f"({int(bad.sum())} such rows).{hint}"
-            )

@@ -42,8 +42,17 @@ class Settings:
     #: cov_type refuses more coefficients (per group) than this: the Hessian alone is
     #: 8 n_coef^2 bytes (128 MiB at the limit) and costs n_samples n_coef^2 to compute.
     max_covariance_coefficients: int = 4096
+    #: Unpenalised in-memory fits look for separated classes by a linear program when X
+    #: has at most this many entries.
+    max_separation_check: int = 10**7
     #: A distributed fit raises after this many seconds without any worker in the cluster.
     dask_no_worker_timeout: float = 60.0
+    #: Rows per block of an X of another array namespace (a GPU's): about this many
+    #: logits per block; larger than on the CPU, as each operation is a kernel launch.
+    namespace_block_elements: int = 1 << 24
+    #: Fit NumPy arrays through the array-namespace kernel (to compare it with NumPy's
+    #: in-place one: benchmarks/bench_array_api.py --numpy).
+    namespace_numpy: bool = False
     #: Precondition L-BFGS by the features' moments (off: to test that it leaves the
     #: optimum unchanged).
     precondition: bool = True

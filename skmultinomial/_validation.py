@@ -7,10 +7,14 @@ import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
 
-def check_sample_weight(sample_weight, X, **kwargs):
+def check_sample_weight(sample_weight, n_samples, dtype):
     """``_check_sample_weight(..., ensure_non_negative=True)`` that also rejects all-zero
-    weights, as scikit-learn >= 1.9 does itself (older versions let them through)."""
-    sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True, **kwargs)
+    weights, as scikit-learn >= 1.9 does itself (older versions let them through).
+
+    Returns a NumPy array of ``dtype`` for ``n_samples`` rows (whatever X's namespace).
+    """
+    rows = np.empty((n_samples, 0))  # the rows the weights are checked against
+    sample_weight = _check_sample_weight(sample_weight, rows, dtype=dtype, ensure_non_negative=True)
     if not np.any(sample_weight):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight

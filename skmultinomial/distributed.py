@@ -1,45 +1,37 @@
-"""Fitting on Dask arrays and DataFrames: the chunks of X stay where they are.
+"""Fitting and predicting on Dask arrays and DataFrames: the data stay on the workers.
 
 ``fit(X, y)`` with a Dask collection X runs the same objective and solver as in memory,
-with this module's :class:`DaskRows` as its row source (``_rows.py``: one kernel per
-chunk, the chunk sums added by the source):
+with ``_dask_rows.DaskRows`` as its row source. What runs where:
 
-- Once, before the first iteration, each row chunk of X is materialised on a worker
-  together with the slice of the encoded targets and weights that belongs to it, as an
-  in-memory ``InMemoryRows`` held by a future (the task that builds it keeps X's
-  lineage and the targets' data, so a chunk lost with a worker is rebuilt from its
-  source).
-- Each evaluation sends the parameters along with one small task per worker thread,
-  over the futures of the chunks that worker holds; the task returns one sum of
-  ``chunk_loss_grad`` per chunk, and the client adds them in chunk order: two fits give
-  identical coefficients. (One task per chunk paid the scheduler's latency per chunk:
-  53% over the in-memory evaluation at 32 chunks against 30% this way.)
-- The targets are read once on the client to be encoded (one label, or one probability
-  per label, per row: the classes are known before the fit, so a chunk that lacks a
-  class is still right) and travel back beside their chunks; X itself never leaves the
-  workers.
+- **Workers.** X's row chunks, each with the piece of ``y`` and ``sample_weight`` aligned
+  with it: the targets are checked and encoded there, chunk by chunk, and each chunk's
+  rows, targets and weights stay there, as an in-memory row source, for the whole fit.
+  Every evaluation is a sum over the chunks, reduced on the workers.
+- **Client.** The parameters, the statistics of the targets (the classes and their
+  weighted counts, found by a distributed pass before anything is encoded) and one
+  total per evaluation: O(n_classes x n_features) numbers, whatever the number of rows.
+  A ``y`` or ``sample_weight`` given in memory (NumPy or pandas) is sent to the workers
+  in the pieces of X's chunks (``Client.scatter``), not through the task graph.
 
-With a ``distributed.Client`` current (``distributed.get_client``), the chunks live on
-its workers; without one, on this machine, each chunk evaluated on a thread.
-``predict``, ``predict_proba``, ``predict_log_proba`` and ``decision_function`` of a Dask
-array return a Dask array, lazily (``map_blocks``).
+With a ``distributed.Client`` current, the chunks live on its workers; without one (or
+under ``dask.config.set(scheduler="threads")``), in this process, each chunk evaluated
+on a thread. ``predict``, ``predict_proba``, ``predict_log_proba`` and
+``decision_function`` of a Dask collection return a lazy Dask array (nothing is read
+before ``.compute()``); ``score`` is computed on the workers, two numbers per chunk.
 
 Dask and distributed are the optional extra ``skmultinomial[dask]``.
 """
 
 import functools
-import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import _tuning
-from ._loss import aligned_copy
-from ._rows import InMemoryRows, RowSource, sum_in_order
+from ._dask_cluster import Cluster, checked_targets, client, quiet_graphs
+from ._validation import target_names
 
-__all__ = ["DaskRows", "dask_aware", "is_dask_collection"]
+__all__ = ["DaskFitData", "dask_aware", "is_dask_collection", "quiet_graphs", "score_dask"]
 
 
 def is_dask_collection(obj):
@@ -57,271 +49,153 @@ def _dask_array_module():
     return da
 
 
-def _client():
-    """The distributed client that Dask would compute with now, or None (local threads).
-
-    Dask's own choice: the default client, unless ``dask.config.set(scheduler=...)``
-    names another scheduler (``"threads"`` fits on this machine's threads).
-    """
-    try:
-        from dask.base import get_scheduler
-        from distributed import Client
-    except ImportError:
-        return None
-    client = getattr(get_scheduler(), "__self__", None)
-    return client if isinstance(client, Client) else None
-
-
 def as_dask_array(X, name="X"):
-    """A Dask array with known chunk sizes from a Dask array, DataFrame or Series.
+    """A Dask array from a Dask array, DataFrame or Series; its chunk sizes may be unknown.
 
-    Returns the array and the column names (None for an array).
+    Returns the array and the column names (None for an array). Nothing is computed: a
+    DataFrame read from parquet may fuse partitions, which ``to_dask_array(lengths=True)``
+    refuses; the sizes are computed later, and only where they are needed.
     """
     da = _dask_array_module()
     names = None
     if hasattr(X, "to_dask_array"):  # DataFrame or Series
         if hasattr(X, "columns"):
             names = np.asarray([str(c) for c in X.columns], dtype=object)
-        X = X.to_dask_array(lengths=True)
+        X = X.to_dask_array()
     if not isinstance(X, da.Array):
         raise TypeError(f"{name} is a {type(X).__name__}, not a Dask array or DataFrame.")
-    if any(np.isnan(c) for c in X.chunks[0]):
-        X = X.compute_chunk_sizes()
     return X, names
 
 
-def validate_fit_data(estimator, X, y, sample_weight):
-    """The checks of ``validate_data`` for a Dask X, without reading X on the client.
-
-    X keeps its chunks (rechunked to all columns in one chunk, float32 or float64); y
-    and sample_weight are read into memory. Sets ``n_features_in_`` and
-    ``feature_names_in_``.
-    """
-    from sklearn.utils.validation import check_array, column_or_1d
-
-    from ._validation import check_sample_weight
-
-    X, names = as_dask_array(X)
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    X = X.rechunk({1: -1})
-    y = y.compute() if is_dask_collection(y) else y
-    y_shape = np.shape(np.asarray(y))
-    estimator._check_targets(y, y_shape)
-    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-    if y.ndim == 1 or y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(
-            "Found input variables with inconsistent numbers of samples: "
-            f"[{X.shape[0]}, {y.shape[0]}]"
-        )
-    if is_dask_collection(sample_weight):
-        sample_weight = sample_weight.compute()
-    sample_weight = check_sample_weight(sample_weight, np.empty((X.shape[0], 0)), dtype=X.dtype)
-    estimator.n_features_in_ = X.shape[1]
-    if names is not None:
-        estimator.feature_names_in_ = names
-    elif hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
-    return X, y, sample_weight
+def _known_sizes(A):
+    return not any(np.isnan(c) for c in A.chunks[0])
 
 
-def _chunk_rows(X_chunk, T, s, n_outputs, index):
-    """Built on a worker: the chunk's rows with their targets, checked once."""
-    if not np.isfinite(X_chunk).all():
-        raise ValueError(f"Input X contains NaN or infinity (in row chunk {index}).")
-    # Arrays that arrive from the graph may be views, of any layout, at any address, and
-    # BLAS and NumPy pick their kernels (and so the order of their roundings) by layout
-    # and alignment: C-contiguous copies at one alignment make every fit of the same data
-    # add the same numbers in the same way, so that two fits give identical coefficients.
-    X_chunk = aligned_copy(X_chunk)
-    return InMemoryRows(X_chunk, T, s, n_outputs, n_threads=1)
+class DaskFitData:
+    """What a distributed fit reads: X's row chunks, and y's and the weights' pieces.
 
-
-def _evaluate_chunks(sources, W, b, outputs, link):
-    """The sums of several chunks of one worker, one entry per chunk."""
-    return [source.loss_grad(W, b, outputs, link) for source in sources]
-
-
-def _chunk_sums(source, weights, scale):
-    return source.weighted_sums(weights, scale)
-
-
-def _chunk_max(source):
-    return source.column_max()
-
-
-class DaskRows(RowSource):
-    """The row source for a Dask array: one in-memory source per row chunk, on a worker.
-
-    The column moments and the loss are chunk sums added up in chunk order.
+    Checks what can be checked without reading X (its shape and dtype), sets the
+    estimator's ``n_features_in_`` and ``feature_names_in_`` (unless ``estimator`` is
+    None), and aligns ``y`` and ``sample_weight`` with X's row chunks: a Dask ``y`` by
+    its chunks (rechunked to X's when their sizes differ), an in-memory one cut in X's
+    row chunks. Those pieces travel inside the tasks, so that a chunk lost with its
+    worker can be rebuilt from the task alone (the scheduler then holds them too; give
+    ``y`` as a Dask array to keep it on the workers only).
     """
 
-    def __init__(self, X, T, s, n_outputs):
+    def __init__(self, estimator, X, y, sample_weight, groups=None):
+        X, self.feature_names = as_dask_array(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        self.X = X.rechunk({1: -1})
+        self.target_names = target_names(y)
+        self.y_pieces = self._aligned(y, "y")
+        self.s_pieces = None if sample_weight is None else self._aligned(sample_weight, "w")
+        self.g_pieces, self.cluster_labels = None, None
+        if groups is not None:  # cov_type="cluster": the labels of the clusters, once
+            self.g_pieces = self._aligned(groups, "groups")
+            if is_dask_collection(groups):
+                import dask.array as da
+
+                self.cluster_labels = da.unique(as_dask_array(groups)[0].ravel()).compute()
+            else:
+                self.cluster_labels = np.unique(np.asarray(groups))
+            if self.cluster_labels.size < 2:
+                raise ValueError("cov_type='cluster' needs at least 2 clusters in groups.")
+        if estimator is None:  # scoring: nothing to set
+            return
+        estimator.n_features_in_ = X.shape[1]
+        if self.feature_names is not None:
+            estimator.feature_names_in_ = self.feature_names
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+
+    def pieces(self):
+        """``(X chunk, y piece, weights piece or None)`` per row chunk, as delayed."""
+        xs = self.X.to_delayed().ravel().tolist()
+        return zip(xs, self.y_pieces, self.s_pieces or [None] * len(xs))
+
+    def cluster_pieces(self):
+        """The clusters' piece of each row chunk, or None for each."""
+        return self.g_pieces or [None] * len(self.y_pieces)
+
+    def target_stats(self, stats_fn):
+        """``stats_fn`` on every piece of the targets, merged (``_targets.merge_stats``)."""
+        import dask
         from dask import delayed
 
-        self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        sizes = X.chunks[0]
-        ends = np.cumsum(sizes)
-        self.bounds = list(zip(ends - np.asarray(sizes), ends))
-        pieces = X.to_delayed().ravel().tolist()
+        from ._targets import merge_stats
+
         tasks = [
-            delayed(_chunk_rows, pure=False)(piece, T[lo:hi], s[lo:hi], n_outputs, index)
-            for index, (piece, (lo, hi)) in enumerate(zip(pieces, self.bounds))
+            delayed(_piece_stats, pure=False)(y, s, stats_fn, self.X.dtype, index)
+            for index, (_, y, s) in enumerate(self.pieces())
         ]
-        self.client = _client()
-        if self.client is not None:
-            # Chunks dealt round-robin over the worker threads (a preference, not a
-            # rule): balanced placement keeps every thread equally busy at each
-            # evaluation, whatever the placement of X's chunks was.
-            slots = [
-                address
-                for address, info in sorted(self.client.scheduler_info()["workers"].items())
-                for _ in range(info.get("nthreads", 1))
-            ] or [None]
-            with warnings.catch_warnings():
-                # The targets travel inside the tasks on purpose (the tasks can then be
-                # rerun if a worker is lost), which distributed flags when they are large.
-                warnings.filterwarnings("ignore", message="Sending large graph")
-                self.chunks = [
-                    self.client.compute(
-                        task,
-                        workers=None if slot is None else [slot],
-                        allow_other_workers=True,
-                    )
-                    for task, slot in zip(tasks, slots * (len(tasks) // len(slots) + 1))
-                ]
-            self._wait(self.chunks)
-            self._groups = self._placement()
+        current = client()
+        if current is None:
+            parts = dask.compute(*tasks, scheduler="threads")
         else:
-            import dask
+            with quiet_graphs():
+                futures = current.compute(tasks)
+            try:
+                Cluster(current).wait(futures)
+                parts = current.gather(futures)
+            finally:
+                current.cancel(futures)
+        stats = merge_stats(parts)
+        if stats is None or not stats.total > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return stats
 
-            self.chunks = list(dask.compute(*tasks, scheduler="threads"))
-        self._pool = None
-
-    def __enter__(self):
-        if self.client is None:
-            n_threads = min(_tuning.n_threads_available(), max(1, len(self.chunks)))
-            self._pool = ThreadPoolExecutor(n_threads)
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        # Dropping the futures releases the chunks on the workers.
-        _tuning.record(
-            "rows",
-            source="dask",
-            n_chunks=len(self.chunks or ()),
-            distributed=self.client is not None,
-        )
-        self.chunks = None
-
-    def _placement(self):
-        """Chunk indices grouped by the worker (and thread) that holds them.
-
-        An evaluation sends one task per group, over that group's chunk futures: the
-        scheduler's latency is then paid per worker thread, not per chunk. The grouping
-        is a hint (a task may run elsewhere, e.g. after a worker is lost): the chunk
-        sums still come back one per chunk and are added in chunk order.
-        """
-        who_has = self.client.who_has(self.chunks)
-        threads = {
-            address: info.get("nthreads", 1)
-            for address, info in self.client.scheduler_info()["workers"].items()
-        }
-        by_worker = {}
-        for index, future in enumerate(self.chunks):
-            holders = who_has.get(future.key) or [None]
-            by_worker.setdefault(holders[0], []).append(index)
-        groups = []
-        for worker, indices in sorted(by_worker.items(), key=lambda item: str(item[0])):
-            n_groups = max(1, min(threads.get(worker, 1), len(indices)))
-            groups += [(worker, indices[g::n_groups]) for g in range(n_groups)]
-        return groups
-
-    def _map(self, function, *iterables, **kwargs):
-        """``function(chunk, ...)`` for every chunk, results in chunk order."""
-        if self.client is None:
-            pool_map = map if self._pool is None else self._pool.map
-            return list(
-                pool_map(lambda args: function(*args, **kwargs), zip(self.chunks, *iterables))
+    def _aligned(self, values, name):
+        """``values`` (a Dask collection or in memory) in pieces aligned with X's rows."""
+        n_chunks = len(self.X.chunks[0])
+        if is_dask_collection(values):
+            A, _ = as_dask_array(values, name)
+            if A.ndim == 2:
+                A = A.rechunk({1: -1})
+            if len(A.chunks[0]) != n_chunks or (
+                _known_sizes(A) and _known_sizes(self.X) and A.chunks[0] != self.X.chunks[0]
+            ):
+                A = self._rows_like_x(A)
+            pieces = A.to_delayed()
+            return (pieces if A.ndim == 1 else pieces[:, 0]).tolist()
+        values = np.asarray(values)
+        if not _known_sizes(self.X):
+            self.X = self.X.compute_chunk_sizes()
+        if values.shape[0] != self.X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{self.X.shape[0]}, {values.shape[0]}]"
             )
-        futures = self.client.map(function, self.chunks, *iterables, pure=False, **kwargs)
-        self._wait(futures)
-        return self.client.gather(futures)
+        ends = np.cumsum(self.X.chunks[0])
+        return [values[lo:hi] for lo, hi in zip(ends - self.X.chunks[0], ends)]
 
-    def _wait(self, futures):
-        """Wait for futures; raise rather than hang when the cluster has no workers."""
-        from distributed import wait
+    def _rows_like_x(self, A):
+        """``A`` rechunked to X's row chunks (computing both chunkings' sizes)."""
+        if not _known_sizes(self.X):
+            self.X = self.X.compute_chunk_sizes()
+        if not _known_sizes(A):
+            A = A.compute_chunk_sizes()
+        if A.shape[0] != self.X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{self.X.shape[0]}, {A.shape[0]}]"
+            )
+        return A.rechunk({0: self.X.chunks[0]})
 
-        alone_since = None
-        while True:
-            try:
-                wait(futures, timeout=1.0)
-            except TimeoutError:
-                pass
-            else:
-                break
-            if self.client.scheduler_info().get("workers"):
-                alone_since = None
-            else:
-                alone_since = alone_since or time.monotonic()
-                timeout = _tuning.SETTINGS.dask_no_worker_timeout
-                if time.monotonic() - alone_since > timeout:
-                    raise RuntimeError(
-                        f"The Dask cluster has had no workers for {timeout:g} s "
-                        "during the fit: start workers, or fit in memory."
-                    )
-        failed = [f for f in futures if f.status == "error"]
-        if failed:
-            try:
-                failed[0].result()
-            except ValueError:
-                raise
-            except Exception as exc:
-                raise RuntimeError(
-                    f"A task of the distributed fit failed ({type(exc).__name__}: {exc}); "
-                    "the chunks of X could not be evaluated, for instance because workers "
-                    "kept dying. The fit is abandoned."
-                ) from exc
 
-    def column_max(self):
-        return np.max(self._map(_chunk_max), axis=0)
-
-    def weighted_sums(self, weights, scale):
-        parts = self._map(_chunk_sums, [weights[lo:hi] for lo, hi in self.bounds], scale=scale)
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-    def loss_grad(self, W, b, outputs, link):
-        if self.client is None:
-            parts = self._map(lambda source: source.loss_grad(W, b, outputs, link))
-        else:
-            futures = [
-                self.client.submit(
-                    _evaluate_chunks,
-                    [self.chunks[i] for i in indices],
-                    W,
-                    b,
-                    outputs,
-                    link,
-                    workers=None if worker is None else [worker],
-                    allow_other_workers=True,
-                    pure=False,
-                )
-                for worker, indices in self._groups
-            ]
-            self._wait(futures)
-            parts = [None] * len(self.chunks)
-            for (_, indices), sums in zip(self._groups, self.client.gather(futures)):
-                for index, part in zip(indices, sums):
-                    parts[index] = part
-        return sum_in_order(parts)
+def _piece_stats(y, s, stats_fn, dtype, index):
+    """The target statistics of one piece (None for a piece without rows)."""
+    n_rows = y.shape[0]
+    if n_rows == 0:
+        return None
+    y, s = checked_targets(y, s, n_rows, dtype, index)
+    try:
+        return stats_fn(y, s)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (in row chunk {index})") from None
 
 
 def dask_aware(method):
@@ -336,9 +210,7 @@ def dask_aware(method):
     return wrapper
 
 
-def _predict_dask(estimator, method, X):
-    """``method(estimator, chunk)`` over the row chunks of X, lazily (``map_blocks``)."""
-    X, names = as_dask_array(X)
+def _check_names(estimator, names):
     fitted_names = getattr(estimator, "feature_names_in_", None)
     if names is not None and fitted_names is not None and list(names) != list(fitted_names):
         raise ValueError(
@@ -346,25 +218,32 @@ def _predict_dask(estimator, method, X):
             f"got {list(names)}, fitted with {list(fitted_names)}."
         )
 
-    def rows(chunk):
-        with warnings.catch_warnings():
-            # the names were checked above, on the whole collection
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            out = method(estimator, chunk)
-        # a Dask array's blocks are ndarrays (a model fitted on a sparse Y predicts CSR)
-        return out.toarray() if sp.issparse(out) else out
 
+def _on_chunk(estimator, method, chunk):
+    """``method(estimator, chunk)`` as a block of a Dask array: dense, names checked."""
+    with warnings.catch_warnings():
+        # the names were checked on the whole collection
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        out = method(estimator, chunk)
+    # a Dask array's blocks are ndarrays (a model fitted on a sparse Y predicts CSR)
+    return out.toarray() if sp.issparse(out) else out
+
+
+def _predict_dask(estimator, method, X):
+    """``method(estimator, chunk)`` over the row chunks of X, lazily (``map_blocks``)."""
+    X, names = as_dask_array(X)
+    _check_names(estimator, names)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D Dask array for X, got {X.ndim}D instead.")
     X = X.rechunk({1: -1})
     # The shape and dtype of the output, from one row of zeros (nothing of X is read;
     # this also checks that the estimator is fitted and the number of features).
-    probe = rows(np.zeros((1, X.shape[1]), dtype=X.dtype))
+    probe = _on_chunk(estimator, method, np.zeros((1, X.shape[1]), dtype=X.dtype))
 
     def block(chunk):
         if chunk.shape[0] == 0:  # an empty chunk: scikit-learn's checks refuse 0 rows
             return np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
-        return rows(chunk)
+        return _on_chunk(estimator, method, chunk)
 
     meta = np.empty((0,) * probe.ndim, dtype=probe.dtype)
     if probe.ndim == 1:
@@ -372,3 +251,32 @@ def _predict_dask(estimator, method, X):
     return X.map_blocks(
         block, chunks=(X.chunks[0], (probe.shape[1],)), dtype=probe.dtype, meta=meta
     )
+
+
+def _chunk_score(estimator, X, y, s, dtype, index):
+    """``(sum of the weights of correct predictions, sum of the weights)`` of a chunk."""
+    if X.shape[0] == 0:
+        return 0.0, 0.0
+    y, s = checked_targets(y, s, X.shape[0], dtype, index)
+    predicted = _on_chunk(estimator, type(estimator).predict, X)
+    truth = np.asarray(estimator._hard_targets(y))
+    correct = (predicted == truth).reshape(X.shape[0], -1).all(axis=1)
+    return float(s @ correct), float(s.sum(dtype=np.float64))
+
+
+def score_dask(estimator, X, y, sample_weight):
+    """``score`` of a Dask X on the workers: the weighted share of correct predictions."""
+    import dask
+    from dask import delayed
+
+    data = DaskFitData(None, X, y, sample_weight)
+    _check_names(estimator, data.feature_names)
+    tasks = [
+        delayed(_chunk_score, pure=False)(estimator, x, t, s, data.X.dtype, index)
+        for index, (x, t, s) in enumerate(data.pieces())
+    ]
+    current = client()
+    with quiet_graphs():
+        parts = dask.compute(*tasks, scheduler=None if current is not None else "threads")
+    correct, total = (sum(values) for values in zip(*parts))
+    return correct / total

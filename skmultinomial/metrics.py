@@ -113,7 +113,7 @@ def _reduce(per_sample, sample_weight, average, base):
         per_sample = per_sample / np.log(base)
     if not average:
         return per_sample
-    weights = check_sample_weight(sample_weight, per_sample)
+    weights = check_sample_weight(sample_weight, per_sample.shape[0], per_sample.dtype)
     return float(np.average(per_sample, weights=weights))
 
 

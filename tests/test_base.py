@@ -5,11 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import TIGHT
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
+from conftest import TIGHT
 
 ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
 
@@ -231,7 +232,8 @@ def test_labels_fitted_each_at_its_own_C_equal_fits_at_that_C(wine):
     clf = SigmoidMultiLabelClassifier(cov_type="nonrobust", **TIGHT)
     clf.n_features_in_ = X.shape[1]
     problem = clf._encode_targets(Y, np.ones(len(y)), None)
-    clf._fit_problem(X, Y, np.ones(len(y)), problem, C, None)
+    make_rows = clf._row_sources(X, None)
+    clf._fit_problem(X, Y, np.ones(len(y)), problem, make_rows, X.dtype, C, None)
     for label, c in enumerate(C):
         alone = SigmoidMultiLabelClassifier(C=c, cov_type="nonrobust", **TIGHT).fit(X, Y[:, label])
         np.testing.assert_allclose(clf.coef_[label], alone.coef_[0], rtol=1e-7, atol=1e-9)

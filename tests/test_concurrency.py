@@ -10,16 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from kinds import (
-    KINDS,
-    METHODS,
-    _problem,
-)
 from sklearn.model_selection import GridSearchCV, KFold
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier, _tuning
 from skmultinomial.metrics import binary_cross_entropy_scorer
+
+from kinds import (
+    KINDS,
+    METHODS,
+    _problem,
+)
 
 
 @pytest.mark.parametrize("container", ["dense", "csr"])

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import SKLEARN_VERSION, reference_class_weight
 from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -33,6 +32,8 @@ from skmultinomial import (
     _tuning,
 )
 from skmultinomial.metrics import binary_cross_entropy_scorer, cross_entropy_scorer
+
+from conftest import SKLEARN_VERSION, reference_class_weight
 
 TIGHT = {"tol": 1e-8, "max_iter": 10_000}
 # Up to C=10: beyond, nearly separable labels leave the objective so flat that two
@@ -443,3 +444,17 @@ def test_a_sparse_multilabel_Y_is_scored_label_by_label_by_any_scorer(labels):
     np.testing.assert_allclose(sparse.scores_, dense.scores_)
     assert sp.issparse(sparse.predict(X[:3]))
     assert sparse.score(X, sp.csr_matrix(Y)) == pytest.approx(dense.score(X, Y))
+
+
+def test_arrays_of_another_namespace_are_refused_with_the_way_out(digits):
+    torch = pytest.importorskip("torch")
+    from sklearn.utils._array_api import _check_array_api_dispatch
+
+    try:
+        _check_array_api_dispatch(True)
+    except (ImportError, RuntimeError) as unavailable:
+        pytest.skip(f"array-API dispatch is not available here: {unavailable}")
+    X, y = digits
+    with config_context(array_api_dispatch=True), pytest.raises(TypeError, match="NumPy copy"):
+        SoftmaxRegressionCV(Cs=CS, cv=3).fit(torch.asarray(X), torch.asarray(y))
+    assert not SoftmaxRegressionCV().__sklearn_tags__().array_api_support

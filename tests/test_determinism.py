@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier, _tuning
+
 from kinds import (
     MAIN_KINDS,
     _problem,
 )
-from sklearn.base import clone
-
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier, _tuning
 
 
 def _determinism_case(case):

@@ -11,12 +11,12 @@ distributed = pytest.importorskip("distributed", reason="the [dask] extra is not
 
 import dask  # noqa: E402
 
-import skmultinomial.distributed as skd  # noqa: E402
 from skmultinomial import (  # noqa: E402
     SigmoidMultiLabelClassifier,
     SoftmaxRegressionClassifier,
     _tuning,  # noqa: E402
 )
+from skmultinomial._dask_rows import DaskRows  # noqa: E402
 
 TIGHT = {"tol": 1e-10, "max_iter": 2000}
 
@@ -121,7 +121,7 @@ def test_dask_dataframes_carry_feature_names(client, data):
 def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data, monkeypatch):
     X, y, _, _ = data
     Xd = da.from_array(X, chunks=(150, 6))
-    evaluate, calls, victims = skd.DaskRows.loss_grad, [], []
+    evaluate, calls, victims = DaskRows.loss_grad, [], []
 
     def kill_on_third_evaluation(self, *args):
         calls.append(1)
@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_fit_completes(client, data,
                 pass
         return evaluate(self, *args)
 
-    monkeypatch.setattr(skd.DaskRows, "loss_grad", kill_on_third_evaluation)
+    monkeypatch.setattr(DaskRows, "loss_grad", kill_on_third_evaluation)
     clf = SoftmaxRegressionClassifier(**TIGHT).fit(Xd, y)
     assert len(calls) > 3
     assert victims[0] not in client.scheduler_info()["workers"]  # it did die
@@ -152,7 +152,7 @@ def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
         local_cluster(1) as cluster,
         distributed.Client(cluster) as lonely,
     ):
-        evaluate, calls = skd.DaskRows.loss_grad, []
+        evaluate, calls = DaskRows.loss_grad, []
 
         def lose_every_worker(self, *args):
             calls.append(1)
@@ -162,7 +162,7 @@ def test_a_cluster_without_workers_fails_instead_of_hanging(data, monkeypatch):
                 threading.Event().wait(1.0)
             return evaluate(self, *args)
 
-        monkeypatch.setattr(skd.DaskRows, "loss_grad", lose_every_worker)
+        monkeypatch.setattr(DaskRows, "loss_grad", lose_every_worker)
         with pytest.raises(RuntimeError, match="no workers"):
             SoftmaxRegressionClassifier(**TIGHT).fit(da.from_array(X, chunks=(300, 6)), y)
 
@@ -204,3 +204,107 @@ def test_weights_are_checked_before_the_chunks_are_built(client, data):
         SoftmaxRegressionClassifier(class_weight=dict.fromkeys(range(4), 0.0)).fit(
             da.from_array(X, chunks=CHUNKS), y
         )
+
+
+@pytest.mark.parametrize("cov_type", ["nonrobust", "robust", "cluster"])
+def test_covariance_on_dask_equals_the_in_memory_covariance(client, data, cov_type):
+    # the Hessian, score and cluster sums computed per chunk on the workers
+    X, y, Y, w = data
+    groups = np.arange(len(y)) % 37
+    fit = {"sample_weight": w, "groups": groups if cov_type == "cluster" else None}
+    for Estimator, target in [(SoftmaxRegressionClassifier, y), (SigmoidMultiLabelClassifier, Y)]:
+        in_memory = Estimator(C=np.inf, cov_type=cov_type).fit(X, target, **fit)
+        distributed_fit = Estimator(C=np.inf, cov_type=cov_type).fit(
+            da.from_array(X, chunks=CHUNKS), target, **fit
+        )
+        np.testing.assert_allclose(
+            distributed_fit.cov_params_, in_memory.cov_params_, rtol=1e-10, atol=1e-14
+        )
+        np.testing.assert_allclose(distributed_fit.coef_, in_memory.coef_, rtol=1e-10, atol=1e-12)
+        stats, reference = distributed_fit.fit_statistics(), in_memory.fit_statistics()
+        np.testing.assert_allclose(np.asarray(stats), np.asarray(reference), rtol=1e-10)
+
+
+def test_parquet_column_subsets_fit_and_predict_lazily(client, data, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]).assign(y=y)
+    dd.from_pandas(frame, npartitions=8).to_parquet(tmp_path / "data", write_index=False)
+    columns = ["f0", "f2", "f3", "f5"]
+    # reading a subset of columns fuses partitions: to_dask_array(lengths=True) refused
+    features = dd.read_parquet(tmp_path / "data", columns=columns)
+    target = dd.read_parquet(tmp_path / "data", columns=["y"])["y"]
+    clf = SoftmaxRegressionClassifier(**TIGHT).fit(features, target)
+    reference = SoftmaxRegressionClassifier(**TIGHT).fit(frame[columns], y)
+    np.testing.assert_allclose(clf.coef_, reference.coef_, rtol=1e-6, atol=1e-6)
+    with distributed.get_task_stream(client) as stream:
+        lazy = clf.predict_proba(features)
+    assert stream.data == []  # the call reads nothing; compute() reads the files once
+    np.testing.assert_allclose(lazy.compute(), reference.predict_proba(frame[columns]), atol=1e-6)
+
+
+def test_sparse_chunks_fit_as_in_memory_csr(client, data):
+    import scipy.sparse as sp
+
+    X, y, _, w = data
+    X = np.where(np.abs(X) < 0.8, 0.0, X)
+    Xs = da.from_array(X, chunks=CHUNKS).map_blocks(sp.csr_matrix, dtype=X.dtype)
+    clf = SoftmaxRegressionClassifier(**TIGHT).fit(Xs, y, sample_weight=w)
+    reference = SoftmaxRegressionClassifier(**TIGHT).fit(sp.csr_matrix(X), y, sample_weight=w)
+    np.testing.assert_allclose(clf.coef_, reference.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        clf.predict_proba(Xs).compute(), reference.predict_proba(X), atol=1e-7
+    )
+
+
+def test_targets_stay_on_the_workers(client):
+    import tracemalloc
+
+    n = 1_000_000
+    X = da.random.default_rng(1).standard_normal((n, 4), chunks=(125_000, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)  # 8 MB, a Dask array
+    w = da.random.default_rng(2).uniform(0.5, 1.5, size=n, chunks=125_000)  # 8 MB
+    tracemalloc.start()
+    try:
+        SoftmaxRegressionClassifier().fit(X, y, sample_weight=w)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"the client held {peak / 2**20:.1f} MiB during the fit"
+
+
+def test_in_memory_targets_travel_without_a_large_graph_warning(client, data):
+    import warnings
+
+    X, y, _, w = data
+    with (
+        dask.config.set({"distributed.admin.large-graph-warning-threshold": "1kB"}),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        SoftmaxRegressionClassifier().fit(da.from_array(X, chunks=CHUNKS), y, sample_weight=w)
+    assert not [str(c.message) for c in caught if "large graph" in str(c.message)]
+
+
+def test_score_is_computed_on_the_workers(client, data):
+    X, y, Y, w = data
+    Xd = da.from_array(X, chunks=CHUNKS)
+    for Estimator, target in [(SoftmaxRegressionClassifier, y), (SigmoidMultiLabelClassifier, Y)]:
+        clf = Estimator().fit(X, target)
+        with distributed.get_task_stream(client) as stream:
+            score = clf.score(Xd, target, sample_weight=w)
+        np.testing.assert_allclose(score, clf.score(X, target, sample_weight=w), rtol=1e-12)
+        # one task a chunk, on the workers (a float pair back each); X is never gathered
+        names = {distributed.utils.key_split(t["key"]) for t in stream.data}
+        assert "chunk_score" in names
+
+
+def test_a_chunk_source_tells_dask_its_size(data):
+    from dask.sizeof import sizeof
+
+    from skmultinomial._rows import InMemoryRows
+
+    X, y, _, w = data
+    source = InMemoryRows(X, y, w, 4)
+    assert sizeof(source) >= X.nbytes + y.nbytes + w.nbytes

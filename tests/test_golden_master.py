@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+
 from golden_master import CASES, PATH, decode, environment, fingerprint
 
 with open(PATH) as f:

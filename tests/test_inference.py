@@ -144,7 +144,7 @@ def test_collinear_columns_are_named(anes):
 def test_perfect_separation_is_named():
     X = np.linspace(-3, 3, 60)[:, None]
     y = (X[:, 0] > 0).astype(int)
-    with pytest.raises(ValueError, match="perfectly separated.*finite C"):
+    with pytest.raises(ValueError, match="separable from the rest.*finite C"):
         SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
 
 
@@ -240,10 +240,164 @@ def test_a_covariance_too_large_is_refused_before_any_work():
 def test_separation_names_what_is_separated():
     X = np.linspace(-3, 3, 60)[:, None]
     y = (X[:, 0] > 0).astype(int)
-    with pytest.raises(ValueError, match="^The classes are perfectly separated"):
+    with pytest.raises(ValueError, match="^The class 1 is separable from the rest"):
         SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
-    with pytest.raises(ValueError, match="^The samples are perfectly separated"):
+    with pytest.raises(ValueError, match="^The label 1 is separable from the rest"):
         SigmoidMultiLabelClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
     Y = np.column_stack([y, np.arange(60) % 2])
-    with pytest.raises(ValueError, match="^The samples for label 0 are perfectly separated"):
+    with pytest.raises(ValueError, match="^The label 0 is separable from the rest"):
         SigmoidMultiLabelClassifier(C=np.inf, cov_type="nonrobust").fit(X, Y)
+
+
+# --- fit statistics, marginal effects, cluster errors, separation (issue 15) -----------
+
+STATISTICS = {
+    "llf": "llf",
+    "llnull": "llnull",
+    "aic": "aic",
+    "bic": "bic",
+    "pseudo_r2": "prsquared",
+    "llr": "llr",
+    "llr_pvalue": "llr_pvalue",
+    "df_model": "df_model",
+    "df_resid": "df_resid",
+}
+
+
+def _assert_statistics(ours, reference, rtol=1e-8):
+    for name, attribute in STATISTICS.items():
+        # a chi-squared tail moves by a fraction of llr's (absolute) error, relatively
+        tolerance = max(1e-5, rtol) if name == "llr_pvalue" else rtol
+        expected = getattr(reference, attribute)
+        np.testing.assert_allclose(ours[name], expected, rtol=tolerance, err_msg=name)
+    np.testing.assert_allclose(ours["n_samples"], reference.nobs)
+    np.testing.assert_allclose(ours["deviance"], -2 * reference.llf, rtol=rtol)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_softmax_fit_statistics_equal_statsmodels(anes, binary):
+    X, y, _ = anes
+    y = y % 2 if binary else y
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    Model = sm.Logit if binary else sm.MNLogit
+    reference = Model(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
+    _assert_statistics(clf.fit_statistics(), reference)
+
+
+def test_sigmoid_fit_statistics_are_those_of_logit_per_label(anes):
+    X, y, data = anes
+    Y = np.column_stack([y > 3, data["vote"] == 1]).astype(int)
+    table = SigmoidMultiLabelClassifier(C=np.inf).fit(X, Y).fit_statistics()
+    assert list(table.index) == [0, 1]
+    for label in range(2):
+        reference = sm.Logit(Y[:, label], sm.add_constant(X)).fit(method="newton", disp=0)
+        _assert_statistics(table.loc[label], reference, rtol=1e-6)  # L-BFGS at tol=1e-4
+
+
+@pytest.mark.parametrize("Estimator", [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier])
+def test_every_statistic_of_integer_weights_equals_repeated_rows(anes, Estimator):
+    X, y, _ = anes
+    counts = np.random.default_rng(0).integers(0, 3, size=len(y))
+    kw = {"C": np.inf, "cov_type": "nonrobust"}
+    weighted = Estimator(**kw).fit(X, y % 3, sample_weight=counts)
+    repeated = Estimator(**kw).fit(X.loc[X.index.repeat(counts)], np.repeat(y % 3, counts))
+    np.testing.assert_allclose(
+        np.asarray(weighted.fit_statistics(), dtype=float),
+        np.asarray(repeated.fit_statistics(), dtype=float),
+        rtol=1e-8,
+    )
+    pd.testing.assert_frame_equal(
+        weighted.marginal_effects(X), repeated.marginal_effects(X), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("at", ["overall", "mean"])
+def test_softmax_marginal_effects_equal_statsmodels(anes, at):
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    reference = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
+    margins = reference.get_margeff(at=at, method="dydx")
+    table = clf.marginal_effects(X, at=at)
+    assert list(table.columns) == ["effect", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
+    ours = table["effect"].to_numpy().reshape(7, 5).T  # (features, classes)
+    np.testing.assert_allclose(ours, margins.margeff, rtol=1e-6, atol=1e-9)
+    ours_se = table["std_err"].to_numpy().reshape(7, 5).T
+    np.testing.assert_allclose(ours_se, margins.margeff_se, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.sum(axis=1), 0, atol=1e-12)  # probabilities sum to 1
+
+
+@pytest.mark.parametrize("Estimator", [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier])
+def test_binary_marginal_effects_equal_logit(anes, Estimator):
+    X, y, _ = anes
+    y = (y > 3).astype(int)
+    clf = Estimator(C=np.inf, cov_type="robust").fit(X, y)
+    reference = sm.Logit(y, sm.add_constant(X)).fit(
+        method="newton", tol=1e-12, disp=0, cov_type="HC0"
+    )
+    margins = reference.get_margeff(at="overall", method="dydx")
+    table = clf.marginal_effects(X)
+    present = table.loc[1]  # the probability of class (or label) 1
+    np.testing.assert_allclose(present["effect"], margins.margeff, rtol=1e-6)
+    np.testing.assert_allclose(present["std_err"], margins.margeff_se, rtol=1e-6)
+    if Estimator is SoftmaxRegressionClassifier:  # both classes
+        np.testing.assert_allclose(table.loc[0]["effect"], -margins.margeff, rtol=1e-6)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_cluster_robust_errors_equal_statsmodels(anes, binary):
+    X, y, data = anes
+    y = (y > 3).astype(int) if binary else y
+    groups = data["educ"].to_numpy()  # 7 education levels as clusters
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="cluster").fit(X, y, groups=groups)
+    Model = sm.Logit if binary else sm.MNLogit
+    reference = Model(y, sm.add_constant(X)).fit(
+        method="newton", tol=1e-12, disp=0, cov_type="cluster", cov_kwds={"groups": groups}
+    )
+    std_err = clf.summary()["std_err"].to_numpy()
+    expected = np.asarray(reference.bse)
+    expected = expected.reshape(-1, 1) if binary else expected
+    ordered = np.concatenate([expected[1:], expected[:1]]).T.ravel()  # ours: intercept last
+    np.testing.assert_allclose(std_err, ordered, rtol=1e-7)
+
+
+def test_cluster_errors_need_groups_and_groups_need_cluster_errors(anes):
+    X, y, _ = anes
+    with pytest.raises(ValueError, match=r"fit\(X, y, groups=\.\.\.\)"):
+        SoftmaxRegressionClassifier(cov_type="cluster").fit(X, y)
+    with pytest.raises(ValueError, match="groups= gives the clusters"):
+        SoftmaxRegressionClassifier(cov_type="robust").fit(X, y, groups=np.arange(len(y)) % 5)
+
+
+def test_a_class_separable_from_the_rest_warns_or_refuses_standard_errors():
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    with pytest.warns(ConvergenceWarning, match="The class 'setosa' is separable from the rest"):
+        SoftmaxRegressionClassifier(C=np.inf).fit(X, names)
+    # standard errors up to 529 at the default tol, once: now the documented error
+    with pytest.raises(ValueError, match="class 'setosa' is separable"):
+        SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, names)
+    # quasi-complete: a constructed binary case separated by x0 >= 0, with ties on it
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(200, 2))
+    Z[:20, 0] = 0.0
+    labels = (Z[:, 0] > 0).astype(int)
+    labels[:10] = 1  # rows on the hyperplane, of either class: quasi-complete
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        SigmoidMultiLabelClassifier(C=np.inf).fit(Z, labels)
+    SoftmaxRegressionClassifier(C=1.0).fit(X, names)  # a penalty: an optimum exists
+
+
+def test_summary_printed_begins_with_the_fit_statistics(anes):
+    X, y, _ = anes
+    clf = SoftmaxRegressionClassifier(C=np.inf, cov_type="nonrobust").fit(X, y)
+    table = clf.summary()
+    assert isinstance(table, pd.DataFrame)
+    text = str(table)
+    stats = clf.fit_statistics()
+    assert text.startswith("SoftmaxRegressionClassifier (C=inf, cov_type='nonrobust')")
+    assert f"{stats['llf']:.6g}" in text and "pseudo R2" in text
+    assert "ci_upper" in text.split("\n\n", 1)[1]
+    assert "log-likelihood" not in table.head().to_string()  # derived frames are plain

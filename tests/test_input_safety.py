@@ -6,17 +6,18 @@ import copy
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skmultinomial import SoftmaxRegressionClassifier
+
 from kinds import (
     KINDS,
     MAIN_KINDS,
     METHODS,
     _problem,
 )
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import InvalidParameterError
-
-from skmultinomial import SoftmaxRegressionClassifier
 
 
 def _fingerprint(obj):

@@ -4,11 +4,12 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import TIGHT
 
 from skmultinomial import SigmoidMultiLabelClassifier, _tuning
 from skmultinomial._lockstep import run_batched
 from skmultinomial._rows import InMemoryRows
+
+from conftest import TIGHT
 
 
 def _countdown_problems(lengths):

@@ -5,13 +5,14 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+
+from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
+
 from kinds import (
     KINDS,
     METHODS,
     _problem,
 )
-
-from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifier
 
 
 def _fitted_for_persistence(kind, wine):

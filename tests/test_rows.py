@@ -96,7 +96,7 @@ def test_moments_are_the_weighted_moments_of_the_scaled_columns(data, fmt, scale
     X = X * scale
     with _tuning.override(block_elements=60, min_block_rows=1):
         rows = InMemoryRows(sp.csr_matrix(X).asformat(fmt) if fmt != "dense" else X, y, s, 3)
-    column_scale, mean, mean_sq = rows.moments(s)
+    column_scale, mean, mean_sq = rows.moments()
     expected_scale = np.abs(X).max(axis=0)
     np.testing.assert_allclose(column_scale, np.where(expected_scale > 0, expected_scale, 1))
     Xs = X / column_scale
@@ -108,3 +108,25 @@ def test_a_source_without_rows_gives_zero_sums():
     rows = InMemoryRows(np.empty((0, 3)), np.empty(0, dtype=np.intp), np.empty(0), 3)
     loss, gW, gb = rows.loss_grad(np.ones((3, 3)), np.ones(3), None, SOFTMAX)
     assert loss == 0.0 and not gW.any() and not gb.any()
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 5, 8, 13])
+def test_the_tree_total_does_not_depend_on_where_subsets_were_reduced(n_parts):
+    from skmultinomial._rows import reduce_tree
+
+    rng = np.random.default_rng(n_parts)
+    parts = [
+        [rng.normal() * 10.0 ** rng.integers(-8, 8), rng.normal(size=(2, 3)), None]
+        for _ in range(n_parts)
+    ]
+    whole = reduce_tree({(0, i): p for i, p in enumerate(parts)}, n_parts)
+    (total,) = whole.values()
+    for _ in range(5):  # parts dealt to "workers" at random, each reduced alone first
+        owner = rng.integers(0, 3, size=n_parts)
+        nodes = {}
+        for w in range(3):
+            mine = {(0, i): parts[i] for i in np.flatnonzero(owner == w)}
+            nodes.update(reduce_tree(mine, n_parts))
+        (again,) = reduce_tree(nodes, n_parts).values()
+        assert again[0] == total[0] and np.array_equal(again[1], total[1]) and again[2] is None
+    np.testing.assert_allclose(total[0], sum(p[0] for p in parts), rtol=1e-12)

@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import SKLEARN_VERSION
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +18,8 @@ from skmultinomial import (
     SoftmaxRegressionClassifier,
     SoftmaxRegressionCV,
 )
+
+from conftest import SKLEARN_VERSION
 
 # Each expected failure is named here with its reason.
 EXPECTED_FAILED_CHECKS: dict = {

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TIGHT, reference_class_weight
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 
 from skmultinomial import SoftmaxRegressionClassifier
+
+from conftest import TIGHT, reference_class_weight
 
 
 def _objective(clf, X, y, C, sample_weight=None, class_weight=None):

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TIGHT
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -16,6 +15,8 @@ from skmultinomial._loss import SOFTMAX
 from skmultinomial._objective import Objective, Problem
 from skmultinomial._rows import InMemoryRows
 from skmultinomial._solver import LBFGSSolver
+
+from conftest import TIGHT
 
 ESTIMATORS = [SoftmaxRegressionClassifier, SigmoidMultiLabelClassifier]
 
