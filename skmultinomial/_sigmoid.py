@@ -132,7 +132,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         With ``cov_type``: the covariance of each label's (features..., intercept).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column names.
 
     See Also

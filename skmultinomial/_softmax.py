@@ -129,7 +129,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         (features..., intercept). Absent when ``cov_type=None``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column names.
 
     See Also
