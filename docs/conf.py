@@ -47,6 +47,13 @@ autodoc_typehints = "none"  # the types are in the numpydoc "Parameters" section
 numpydoc_show_class_members = False  # autodoc lists the members; numpydoc formats them
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
+# Docstrings that would read as broken on their page fail the build: parameters missing,
+# unknown, out of order or without a type or description; no Returns section or an
+# empty one; a summary that is not a sentence; bad whitespace.
+numpydoc_validation_checks = set(
+    "GL01 GL02 GL03 GL05 GL06 GL07 GL09 GL10 SS01 SS02 SS03 SS06"
+    " PR01 PR02 PR03 PR04 PR05 PR06 PR07 PR08 PR09 PR10 RT01 RT03 RT04 RT05 YD01".split()
+)
 
 # Markdown (MyST): the README's fenced code, tables and headings as they are on GitHub.
 myst_heading_anchors = 3
