@@ -42,7 +42,6 @@ nitpicky = True
 # API reference: one page per class and per module, from the docstrings.
 autosummary_generate = True
 autosummary_ignore_module_all = False  # a module's page lists its __all__
-autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"  # the types are in the numpydoc "Parameters" sections
 numpydoc_show_class_members = False  # autodoc lists the members; numpydoc formats them
 numpydoc_class_members_toctree = False
@@ -54,6 +53,9 @@ numpydoc_validation_checks = set(
     "GL01 GL02 GL03 GL05 GL06 GL07 GL09 GL10 SS01 SS02 SS03 SS06"
     " PR01 PR02 PR03 PR04 PR05 PR06 PR07 PR08 PR09 PR10 RT01 RT03 RT04 RT05 YD01".split()
 )
+
+highlight_language = "none"  # unlabelled blocks (printed output, formulas) stay plain
+toc_object_entries_show_parents = "hide"  # "fit", not "SoftmaxRegressionClassifier.fit"
 
 # Markdown (MyST): the README's fenced code, tables and headings as they are on GitHub.
 myst_heading_anchors = 3
