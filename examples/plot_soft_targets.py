@@ -1,6 +1,6 @@
 """
 Fitting the annotators' votes instead of their majority
-======================================================
+=======================================================
 
 Five annotators label each digit image; each is right 65% of the time and otherwise names
 a digit that looks alike (a 3 for an 8, a 7 for a 1, ...). Majority vote keeps one label

@@ -351,6 +351,8 @@ class _LinearNLLClassifier(
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The logits: 1-D, of ``classes_[1]``, for a single logit (two classes),
+            else one column per class or label.
         """
         check_same_namespace(X, self, "decision_function")
         return super().decision_function(X)
@@ -371,6 +373,7 @@ class _LinearNLLClassifier(
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            The predicted class of each sample, an entry of ``classes_``.
         """
         check_same_namespace(X, self, "predict")
         proba = self.predict_proba(X)
@@ -416,6 +419,7 @@ class _LinearNLLClassifier(
         Returns
         -------
         score : float
+            The (weighted) fraction of samples whose prediction equals ``y``.
         """
         if is_dask_collection(X):
             return score_dask(self, X, y, sample_weight)

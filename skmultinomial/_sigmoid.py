@@ -86,9 +86,9 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         The binary analogue of PyTorch's label smoothing: targets become
         ``(1 - eps) * t + eps / 2``. Class and positive weights are computed from the
         targets before smoothing and then weigh the smoothed terms: the loss of an entry
-        is ``w_pos t' (-log q) + w_neg (1 - t') (-log(1 - q))`` with ``t'`` smoothed. (A
+        is ``w_pos t' (-log q) + w_neg (1 - t') (-log(1 - q))`` with ``t'`` smoothed. A
         dict of class weights on 1-D labels of 3 or more classes weighs whole samples,
-        both of their terms.)
+        both of their terms.
     threshold : float or array-like of shape (n_labels,), default=0.5
         ``predict`` marks a label when its probability is strictly above the threshold
         (one per label, or one for all). For 1-D labels of 3 or more classes
@@ -132,7 +132,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         With ``cov_type``: the covariance of each label's (features..., intercept).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column names.
 
     See Also

@@ -66,6 +66,10 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         ``(1 - eps) * t + eps / K`` (for labels and distributions alike). Class weights
         then weigh the smoothed distribution: the term of class ``k`` is
         ``cw_k ((1 - eps) t_k + eps / K) (-log q_k)``, as in PyTorch.
+    classes : array-like of shape (n_classes,), default=None
+        Names of the columns of 2-D target distributions (``classes_``); default
+        ``np.arange(n_classes)``. Not used for 1-D labels, whose classes come from the
+        data.
     cov_type : {"nonrobust", "robust", "cluster"}, default=None
         Compute, at fit time, the covariance of the coefficients for :meth:`summary` and
         :meth:`marginal_effects` (``cov_params_``): "nonrobust" is the inverse observed
@@ -82,10 +86,6 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         The class whose coefficients the others are reported against in
         :meth:`summary` (default ``classes_[0]``, as statsmodels' ``MNLogit``): the
         softmax is over-parametrised, the differences are identified.
-    classes : array-like of shape (n_classes,), default=None
-        Names of the columns of 2-D target distributions (``classes_``); default
-        ``np.arange(n_classes)``. Not used for 1-D labels, whose classes come from the
-        data.
     tol : float, default=1e-4
         L-BFGS stops when the largest entry of the gradient of the objective divided by
         ``C * sum_i s_i`` falls below ``tol``, the gradient taken w.r.t. the weights of
@@ -129,7 +129,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         (features..., intercept). Absent when ``cov_type=None``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column names.
 
     See Also

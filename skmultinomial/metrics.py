@@ -23,6 +23,8 @@ labels per sample). All of them:
   the probability of ``labels[1]``.
 """
 
+import inspect
+
 import numpy as np
 from scipy.special import xlogy
 
@@ -117,29 +119,61 @@ def _reduce(per_sample, sample_weight, average, base):
     return float(np.average(per_sample, weights=weights))
 
 
+_PARAMETERS = {
+    "P": """P : array-like of shape (n_samples, n_classes) or (n_samples,)
+    Target distributions (non-negative rows summing to 1), or 1-D class labels (read
+    as one-hot rows over ``labels``).""",
+    "Q": """Q : array-like of shape (n_samples, n_classes)
+    Model distributions, e.g. ``predict_proba(X)``.""",
+    "labels": """labels : array-like of shape (n_classes,), default=None
+    For 1-D labels P: the classes of Q's columns, in order (``estimator.classes_``);
+    default the sorted labels found in P, as ``sklearn.metrics.log_loss``.""",
+    "binary P": """P : array-like of shape (n_samples,) or (n_samples, n_labels)
+    Target probability of each label (0/1 for hard labels), or 1-D binary class
+    labels of any type (read as the probability of ``labels[1]``; numbers in [0, 1]
+    with ``labels`` None or ``[0, 1]`` are probabilities).""",
+    "binary Q": """Q : array-like of the shape of P
+    Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model;
+    for 1-D P also the two columns of a binary model's ``predict_proba``.""",
+    "binary labels": """labels : array-like of shape (2,), default=None
+    For 1-D class labels P: the two classes, negative then positive
+    (``estimator.classes_``); default the sorted labels found in P.""",
+    "sample_weight": """sample_weight : array-like of shape (n_samples,), default=None
+    Weights of the average.""",
+    "average": """average : bool, default=True
+    Weighted mean over samples if True, else an array of one value per sample.""",
+    "base": """base : float, default=None
+    Logarithm base; None is the natural log (nats), 2 gives bits.""",
+}
+
+_RETURNS = """Returns
+-------
+float or ndarray of shape (n_samples,)
+    The weighted mean over samples, or with ``average=False`` the value of each
+    sample (in nats, or in the unit of ``base``)."""
+
+
+def _parameters(*names):
+    """Write the Parameters and Returns sections of a metric into its docstring, at the
+    line ``{parameters}``: the descriptions the metrics share are written once, above."""
+
+    def document(metric):
+        if metric.__doc__ is None:  # python -OO
+            return metric
+        entries = [_PARAMETERS[name] for name in (*names, "sample_weight", "average", "base")]
+        sections = "\n".join(["Parameters", "----------", *entries, "", _RETURNS])
+        doc = inspect.cleandoc(metric.__doc__).replace("{parameters}", sections)
+        metric.__doc__ = doc + "\n"
+        return metric
+
+    return document
+
+
+@_parameters("P", "Q", "labels")
 def cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Cross-entropy ``H(P, Q) = -sum_k p_k log q_k`` of each row of Q against P.
 
-    Parameters
-    ----------
-    P : array-like of shape (n_samples, n_classes) or (n_samples,)
-        Target distributions (non-negative rows summing to 1), or 1-D class labels (read
-        as one-hot rows over ``labels``).
-    Q : array-like of shape (n_samples, n_classes)
-        Model distributions, e.g. ``predict_proba(X)``.
-    labels : array-like of shape (n_classes,), default=None
-        For 1-D labels P: the classes of Q's columns, in order (``estimator.classes_``);
-        default the sorted labels found in P, as ``sklearn.metrics.log_loss``.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the average.
-    average : bool, default=True
-        Weighted mean over samples if True, else an array of one value per sample.
-    base : float, default=None
-        Logarithm base; None is the natural log (nats), 2 gives bits.
-
-    Returns
-    -------
-    float or ndarray of shape (n_samples,)
+    {parameters}
 
     Examples
     --------
@@ -155,19 +189,23 @@ def cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True, base=N
     return _reduce(per_sample, sample_weight, average, base)
 
 
+@_parameters("P")
 def entropy(P, *, sample_weight=None, average=True, base=None):
     """Entropy ``H(P) = -sum_k p_k log p_k`` of each row of P (``0 log 0 = 0``).
 
-    Parameters are those of :func:`cross_entropy`, without Q (and labels).
+    {parameters}
     """
     return cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
 
 
+@_parameters("P", "Q", "labels")
 def kl_divergence(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Kullback-Leibler divergence ``KL(P || Q) = sum_k p_k log(p_k / q_k) >= 0``.
 
     Computed as ``H(P, Q) - H(P)`` term by term (``p log p - p log q``), so that it is
-    exactly 0 where Q equals P. Parameters are those of :func:`cross_entropy`.
+    exactly 0 where Q equals P.
+
+    {parameters}
     """
     P, Q = _pair(P, Q, labels, binary=False)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,26 +218,14 @@ def _bernoulli(P):
     return np.stack([1 - P, P], axis=-1)
 
 
+@_parameters("binary P", "binary Q", "binary labels")
 def binary_cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
     """Binary cross-entropy of per-label probabilities, summed over labels.
 
     ``-sum_l [p_l log q_l + (1 - p_l) log(1 - q_l)]`` per sample: the cross-entropy of
     independent Bernoulli labels, the loss of ``SigmoidMultiLabelClassifier``.
 
-    Parameters
-    ----------
-    P : array-like of shape (n_samples,) or (n_samples, n_labels)
-        Target probability of each label (0/1 for hard labels), or 1-D binary class
-        labels of any type (read as the probability of ``labels[1]``; numbers in [0, 1]
-        with ``labels`` None or ``[0, 1]`` are probabilities).
-    Q : array-like of the shape of P
-        Model probability of each label, e.g. ``predict_proba(X)`` of the sigmoid model;
-        for 1-D P also the two columns of a binary model's ``predict_proba``.
-    labels : array-like of shape (2,), default=None
-        For 1-D class labels P: the two classes, negative then positive
-        (``estimator.classes_``); default the sorted labels found in P.
-    sample_weight, average, base
-        As for :func:`cross_entropy`.
+    {parameters}
     """
     P, Q = _pair(P, Q, labels, binary=True)
     with np.errstate(divide="ignore"):
@@ -207,13 +233,21 @@ def binary_cross_entropy(P, Q, *, labels=None, sample_weight=None, average=True,
     return _reduce(per_label.sum(axis=1), sample_weight, average, base)
 
 
+@_parameters("binary P")
 def binary_entropy(P, *, sample_weight=None, average=True, base=None):
-    """Entropy of independent Bernoulli labels, summed over labels (``0 log 0 = 0``)."""
+    """Entropy of independent Bernoulli labels, summed over labels (``0 log 0 = 0``).
+
+    {parameters}
+    """
     return binary_cross_entropy(P, P, sample_weight=sample_weight, average=average, base=base)
 
 
+@_parameters("binary P", "binary Q", "binary labels")
 def binary_kl_divergence(P, Q, *, labels=None, sample_weight=None, average=True, base=None):
-    """KL divergence of independent Bernoulli labels, summed over labels (``>= 0``)."""
+    """KL divergence of independent Bernoulli labels, summed over labels (``>= 0``).
+
+    {parameters}
+    """
     P, Q = _pair(P, Q, labels, binary=True)
     B = _bernoulli(P)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -224,13 +258,35 @@ def binary_kl_divergence(P, Q, *, labels=None, sample_weight=None, average=True,
 class _ProbabilityScorer:
     """A scorer ``scorer(estimator, X, y)``: minus a metric of ``predict_proba(X)`` against y.
 
-    Usable wherever scikit-learn takes ``scoring=`` (``GridSearchCV``, ``cross_validate``,
-    ...). Greater is better, as for scikit-learn's ``neg_*`` scorers.
+    Each scorer's docstring is its own summary, then the description of the call
+    (``_CALL``) that the scorers share.
     """
 
-    def __init__(self, metric, name):
+    _CALL = """Usable wherever scikit-learn takes ``scoring=`` (``GridSearchCV``,
+    ``cross_validate``, ...). Greater is better, as for scikit-learn's ``neg_*`` scorers.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A model with ``predict_proba`` (and ``classes_``, to read 1-D class labels).
+    X : array-like of shape (n_samples, n_features)
+        Samples.
+    y_true : array-like
+        The targets, as the metric takes them; 1-D class labels are read over the
+        estimator's ``classes_``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the average.
+
+    Returns
+    -------
+    float
+        Minus the weighted mean of the metric.
+    """
+
+    def __init__(self, metric, name, summary):
         self.metric = metric
         self.name = name
+        self.__doc__ = f"{summary}\n\n{inspect.cleandoc(self._CALL)}\n"
 
     def __repr__(self):
         return f"skmultinomial.metrics.{self.name}"
@@ -243,14 +299,18 @@ class _ProbabilityScorer:
         return -self.metric(y_true, proba, labels=labels, sample_weight=sample_weight)
 
 
-#: Scorer for ``scoring=``: minus the mean cross-entropy of ``predict_proba`` against
-#: target distributions (soft targets), or against one-hot class labels for 1-D y (then
-#: equal to ``"neg_log_loss"``). Greater is better.
-cross_entropy_scorer = _ProbabilityScorer(cross_entropy, "cross_entropy_scorer")
+cross_entropy_scorer = _ProbabilityScorer(
+    cross_entropy,
+    "cross_entropy_scorer",
+    "Scorer: minus the mean cross-entropy of ``predict_proba`` against the targets.\n\n"
+    "The targets are distributions (soft targets), or 1-D class labels read as one-hot "
+    'rows (then the scorer equals ``"neg_log_loss"``).',
+)
 
-#: Scorer for ``scoring=``: minus the mean binary cross-entropy (summed over labels) of a
-#: multi-label model's per-label ``predict_proba`` against 0/1 or soft per-label targets.
-#: Greater is better.
 binary_cross_entropy_scorer = _ProbabilityScorer(
-    binary_cross_entropy, "binary_cross_entropy_scorer"
+    binary_cross_entropy,
+    "binary_cross_entropy_scorer",
+    "Scorer: minus the mean binary cross-entropy (summed over labels) of the per-label "
+    "``predict_proba``.\n\nThe targets are 0/1 or soft per-label probabilities, as a "
+    "multi-label model's.",
 )

@@ -88,7 +88,7 @@ OPTIONS = {
 
 
 def parser(scope, model, inputs, custom_parsers=None):
-    """skl2onnx parser: checks the model, then declares the outputs as for any classifier.
+    """The skl2onnx parser: checks the model, then declares the outputs as for any classifier.
 
     skl2onnx's own classifier parser (the one ``update_registered_converter`` installs
     for the "zipmap" option) declares the label and probabilities, then the ZipMap or
@@ -117,7 +117,7 @@ def parser(scope, model, inputs, custom_parsers=None):
 
 
 def shape_calculator(operator):
-    """skl2onnx shape calculator: the types and shapes of the label and probabilities.
+    """The skl2onnx shape calculator: the types and shapes of the label and probabilities.
 
     Parameters
     ----------
@@ -151,7 +151,7 @@ def shape_calculator(operator):
 
 
 def convert(scope, operator, container):
-    """skl2onnx converter: the graph from the input to the label and probabilities.
+    """The skl2onnx converter: the graph from the input to the label and probabilities.
 
     Parameters
     ----------
