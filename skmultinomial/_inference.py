@@ -245,7 +245,7 @@ class InferenceMixin:
             else:  # one loss per output of a separable link, one in all for a softmax
                 nll = float(losses[rows].sum() if problem.link.separable else losses)
             targets = source.map_target_sum(
-                _target_sums, g=g, distributions=self._group_distributions
+                _target_sums, g=g, distributions=self._group_distributions, width=len(rows)
             )
             n_coef = theta.size
             stats.append(
@@ -339,9 +339,13 @@ class InferenceMixin:
         return None
 
 
-def _target_sums(source, g, distributions):
-    """``sum_i s_i t_i`` over a group's values, ``sum_i s_i sum_v t_iv log t_iv`` and
-    ``sum_i s_i``."""
+def _target_sums(source, g, distributions, width):
+    """``sum_i s_i t_i`` over a group's ``width`` values, ``sum_i s_i sum_v t_iv log t_iv``
+    and ``sum_i s_i``."""
+    if source.T.ndim == 1:  # a softmax's class indices: one-hot rows, whose t log t is 0
+        s = source.s.astype(np.float64)  # (no one-hot matrix: 320 MB at 400k x 100)
+        sums = np.bincount(source.T, weights=s, minlength=width)
+        return {"sums": sums, "llsat": 0.0, "weight": float(s.sum())}
     zero = np.zeros((source.n_samples, 1))
     _, T, s = distributions(zero, source.T, source.s, g)
     s = s.astype(np.float64)

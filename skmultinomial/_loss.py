@@ -429,11 +429,12 @@ def namespace_loss_grad(W, b, X, Tt, st, link, acc):
 
     The math is the links' ``loss_dlogits_xp``, written once against the array API. For
     NumPy arrays :func:`chunk_loss_grad` runs the links' in-place ``loss_dlogits``
-    instead, into reused aligned buffers, on threads over blocks: fits took 1.28x to
-    1.71x as long with this version on NumPy (``benchmarks/bench_array_api.py --numpy``,
-    2 cores: 100k x 100 and 10 classes 1.71x in float64 and 1.39x in float32, binary
-    200k x 50 1.48x, 50 labels of 20k x 200 1.28x; ``settings.namespace_numpy`` runs it
-    there for that comparison). That is the one reason the NumPy path has its own kernel.
+    instead, into reused aligned buffers, on threads over blocks: fits took 1.04x to
+    2.77x as long with this version on NumPy (``benchmarks/bench_array_api.py --numpy``,
+    2 cores, two runs: 100k x 100 and 10 classes 1.71x and 2.77x in float64, 1.39x and
+    2.03x in float32, binary 200k x 50 1.48x and 1.04x, 50 labels of 20k x 200 1.28x and
+    1.72x; ``settings.namespace_numpy`` runs it there for that comparison). That is the
+    one reason the NumPy path has its own kernel.
     """
     xp, _ = get_namespace(X)
     loss, G = link.loss_dlogits_xp(_logits_xp(W, b, X, xp), Tt, st, xp, acc)
