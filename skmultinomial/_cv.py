@@ -237,7 +237,21 @@ class CrossValidatedC:
 
         ``scoring``'s scorer, or for ``scoring=None`` minus the mean cross-entropy of the
         probabilities against ``y`` (per label for the sigmoids, as the path was
-        scored). Parameters and return value are those of the model's ``score``.
+        scored).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, as for ``fit``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the score.
+
+        Returns
+        -------
+        score : float
+            The score (greater is better).
         """
         check_is_fitted(self)
         scorer = self._default_scorer if self.scoring is None else get_scorer(self.scoring)
@@ -254,6 +268,7 @@ class CrossValidatedC:
         Returns
         -------
         routing : MetadataRouter
+            The splitter's and the scorer's requests, as scikit-learn routes them.
         """
         scorer = self._default_scorer if self.scoring is None else get_scorer(self.scoring)
         return (

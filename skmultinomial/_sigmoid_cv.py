@@ -56,7 +56,15 @@ class SigmoidMultiLabelCV(CrossValidatedC, SigmoidMultiLabelClassifier):
         mean over the folds of its coefficients at its C.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib threads); None is one at a time.
-    fit_intercept, class_weight, pos_weight, label_smoothing, threshold, max_iter, verbose
+    fit_intercept : bool, default=True
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
+    class_weight : dict, list of dict or "balanced", default=None
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
+    pos_weight : float, array-like of shape (n_labels,) or "balanced", default=None
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
+    label_smoothing : float in [0, 1), default=0.0
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
+    threshold : float or array-like of shape (n_labels,), default=0.5
         As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
     cov_type : {"nonrobust", "robust"}, default=None
         As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`: computed for the
@@ -65,6 +73,10 @@ class SigmoidMultiLabelCV(CrossValidatedC, SigmoidMultiLabelClassifier):
         Each label's gradient test (see ``SoftmaxRegressionCV``): ``tol`` for the
         first fit of a path, which starts from zero; relative for the warm-started
         fits after it and for the refit.
+    max_iter : int, default=1000
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
+    verbose : int, default=0
+        As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
 
     Attributes
     ----------

@@ -52,11 +52,19 @@ class SoftmaxRegressionCV(CrossValidatedC, SoftmaxRegressionClassifier):
     n_jobs : int, default=None
         Folds fitted in parallel (joblib threads); None is one at a time. Large folds
         already share their rows between the CPUs.
-    fit_intercept, class_weight, label_smoothing, classes, reference_class, max_iter, verbose
+    fit_intercept : bool, default=True
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
+    class_weight : dict or "balanced", default=None
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
+    label_smoothing : float in [0, 1), default=0.0
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
+    classes : array-like of shape (n_classes,), default=None
         As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
     cov_type : {"nonrobust", "robust"}, default=None
         As for :class:`~skmultinomial.SoftmaxRegressionClassifier`: computed for the
         refitted model (it needs ``refit=True``).
+    reference_class : class label, default=None
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
     tol : float, default=1e-4
         The gradient test of :class:`~skmultinomial.SoftmaxRegressionClassifier` for the
         first fit of each path, which starts from zero. The later fits, and the refit,
@@ -67,6 +75,10 @@ class SoftmaxRegressionCV(CrossValidatedC, SoftmaxRegressionClassifier):
         reduces its own (``g_zero``) by. A fit that reaches ``max_iter`` first has
         converged if its gradient is below ``tol`` (as a fit from zero would have); the
         others are named in one ``ConvergenceWarning`` for the whole path.
+    max_iter : int, default=1000
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
+    verbose : int, default=0
+        As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
 
     Attributes
     ----------
