@@ -306,8 +306,9 @@ class NamespaceRows(_HostTargets, RowSource):
     X's device once, outputs first. An evaluation moves ``W`` and ``b`` to the device and
     the three sums back: n_outputs x n_features numbers each way.
 
-    The statistics of :meth:`map_sum` (log-likelihoods, covariances) run on the host, on
-    NumPy copies of one block of rows at a time: X is never copied whole.
+    The fit statistics' log-likelihood runs on the device too (:meth:`data_loss`, in
+    float64); the statistics of :meth:`map_sum` (Newton steps, covariances) run on the
+    host, on NumPy copies of one block of rows at a time: X is never copied whole.
 
     Parameters
     ----------
