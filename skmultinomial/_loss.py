@@ -27,6 +27,8 @@ targets and weights are read through their transpose, fastest when they are stor
 column-major (``aligned_column_major``).
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -141,8 +143,8 @@ class Workspace:
         order of their roundings) by it: fits that run side by side, with buffers at
         different addresses, then still give identical results.
         """
-        size = int(np.prod(shape))
-        key = (name, np.dtype(dtype))
+        size = math.prod(shape)  # np.prod costs 8 us a call, 7 calls an evaluation
+        key = (name, dtype)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = self._buffers[key] = aligned_empty(size, dtype)
