@@ -122,7 +122,10 @@ class CrossValidatedC:
         Cs = self._grid()
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **routed.splitter.split))
         score = self._fold_scores(X, y, model, scored, routed.scorer.score)
-        paths = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        # joblib's default backend (processes: the evaluations of small folds are too
+        # short to leave Python, and threads would queue for its lock); a user's
+        # joblib.parallel_config(backend=...) chooses another
+        paths = Parallel(n_jobs=self.n_jobs)(
             delayed(self._fit_fold)(X, problem, train, score(test), Cs, k)
             for k, (train, test) in enumerate(folds)
         )

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from . import _tuning
 from ._dask_cluster import Cluster, _worker_threads, checked_targets, client, quiet_graphs
 from ._loss import aligned_copy
-from ._rows import InMemoryRows, RowSource, add_dicts, reduce_tree, sum_in_order
+from ._rows import InMemoryRows, RowSource, add_dicts, aligned_rows, reduce_tree, sum_in_order
 
 __all__ = ["DaskRows"]
 
@@ -58,7 +58,7 @@ def _checked_chunk(X_chunk, index):
 
 def _chunk_rows(X_chunk, y, s, clusters, encode, n_outputs, dtype, index, cluster_labels):
     """Built on a worker: a chunk's rows with its encoded targets and weights."""
-    X_chunk = _checked_chunk(X_chunk, index)
+    X_chunk = aligned_rows(_checked_chunk(X_chunk, index))
     y, s = checked_targets(y, s, X_chunk.shape[0], dtype, index)
     T, s = encode(y, s)
     codes, n_clusters = None, 0

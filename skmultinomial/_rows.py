@@ -31,6 +31,7 @@ from ._arrays import max_float, to_device, to_host
 from ._loss import (
     Workspace,
     aligned_column_major,
+    aligned_copy,
     chunk_loss_grad,
     namespace_loss,
     namespace_loss_grad,
@@ -42,6 +43,7 @@ __all__ = [
     "RowSource",
     "add_dicts",
     "add_sums",
+    "aligned_rows",
     "reduce_tree",
     "safe_scale",
     "sum_in_order",
@@ -207,7 +209,7 @@ class InMemoryRows(_HostTargets, RowSource):
         settings = _tuning.SETTINGS
         self.X, self.clusters, self.n_clusters = X, clusters, n_clusters
         self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
+        self.dtype, self.n_outputs = X.dtype, n_outputs
         # At a fixed alignment (see Workspace.get): the same fit, the same sums.
         self.T, self.s = aligned_column_major(T), aligned_column_major(s)
         n_samples = self.n_samples
@@ -228,6 +230,12 @@ class InMemoryRows(_HostTargets, RowSource):
         self.n_threads = n_threads
         self.n_evaluations = 0
         self._workspaces = [Workspace() for _ in range(n_threads)]
+
+    def __reduce__(self):
+        # A copy (a Dask chunk sent to another worker) is built again, at the alignment
+        # of the original: see aligned_rows.
+        args = (self.X, self.T, self.s, self.n_outputs, self.n_threads, self.clusters)
+        return _rebuilt_rows, (*args, self.n_clusters)
 
     def __enter__(self):
         self._start_threads(self.n_threads)
@@ -501,3 +509,28 @@ def _row_block(X, lo, hi):
         shape=(hi - lo, X.shape[1]),
         copy=False,
     )
+
+
+#: NumPy before 2 rounds ``W @ X.T`` differently by X's alignment (measured on 1.23:
+#: two results over eight offsets; NumPy 2.4: one)
+_ALIGNMENT_CHANGES_SUMS = int(np.__version__.split(".")[0]) < 2
+
+
+def aligned_rows(X):
+    """Dense X as a C-contiguous array at a 64-byte boundary, where the NumPy in use
+    rounds products by alignment (a copy, unless X already is one); else X as it is.
+
+    A Dask chunk lands wherever its worker put it: copied to the fixed alignment, two
+    fits of the same chunks give the same sums on every NumPy. Sparse X as it is.
+    """
+    if sp.issparse(X) or not _ALIGNMENT_CHANGES_SUMS:
+        return X
+    X = np.asarray(X)
+    if X.flags.c_contiguous and X.ctypes.data % 64 == 0:
+        return X
+    return aligned_copy(X)
+
+
+def _rebuilt_rows(X, T, s, n_outputs, n_threads, clusters, n_clusters):
+    """An unpickled :class:`InMemoryRows`, its dense X at the fixed alignment again."""
+    return InMemoryRows(aligned_rows(X), T, s, n_outputs, n_threads, clusters, n_clusters)

@@ -55,7 +55,8 @@ class SigmoidMultiLabelCV(CrossValidatedC, SigmoidMultiLabelClassifier):
         Fit each label on all the data at its C. If False, each label's model is the
         mean over the folds of its coefficients at its C.
     n_jobs : int, default=None
-        Folds fitted in parallel (joblib threads); None is one at a time.
+        Folds fitted in parallel, in joblib's default backend (worker processes) or the
+        one ``joblib.parallel_config`` sets; None is one at a time.
     fit_intercept : bool, default=True
         As for :class:`~skmultinomial.SigmoidMultiLabelClassifier`, for every fit.
     class_weight : dict, list of dict or "balanced", default=None

@@ -50,8 +50,10 @@ class SoftmaxRegressionCV(CrossValidatedC, SoftmaxRegressionClassifier):
         folds of their coefficients at ``C_`` (``LogisticRegressionCV`` instead averages
         each fold's coefficients at that fold's own best C, and reports their mean C).
     n_jobs : int, default=None
-        Folds fitted in parallel (joblib threads); None is one at a time. Large folds
-        already share their rows between the CPUs.
+        Folds fitted in parallel, in joblib's default backend (worker processes; X is
+        shared with them through memory maps) or the one ``joblib.parallel_config``
+        sets; None is one at a time. Large folds already share their rows between the
+        CPUs.
     fit_intercept : bool, default=True
         As for :class:`~skmultinomial.SoftmaxRegressionClassifier`, for every fit.
     class_weight : dict or "balanced", default=None
