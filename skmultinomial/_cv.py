@@ -56,7 +56,10 @@ CV_PARAMETERS = {
 def parameter_constraints(model_class):
     """The model's parameter constraints without ``C`` and ``warm_start``, and the CV's."""
     shared = model_class._parameter_constraints
-    return {**{k: v for k, v in shared.items() if k not in ("C", "warm_start")}, **CV_PARAMETERS}
+    own = {k: v for k, v in shared.items() if k not in ("C", "warm_start")}
+    # the refit's cov_type: "cluster" would need the groups, which go to the splitter
+    own["cov_type"] = [StrOptions({"nonrobust", "robust"}), None]
+    return {**own, **CV_PARAMETERS}
 
 
 class CrossValidatedC:

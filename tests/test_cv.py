@@ -458,3 +458,10 @@ def test_arrays_of_another_namespace_are_refused_with_the_way_out(digits):
     with config_context(array_api_dispatch=True), pytest.raises(TypeError, match="NumPy copy"):
         SoftmaxRegressionCV(Cs=CS, cv=3).fit(torch.asarray(X), torch.asarray(y))
     assert not SoftmaxRegressionCV().__sklearn_tags__().array_api_support
+
+
+def test_cluster_errors_are_refused_with_scikit_learns_message(digits):
+    # the refit would need the clusters, which metadata routing gives to the splitter
+    X, y = digits
+    with pytest.raises(ValueError, match="'cov_type' parameter of SoftmaxRegressionCV must be"):
+        SoftmaxRegressionCV(Cs=CS, cov_type="cluster").fit(X, y)
