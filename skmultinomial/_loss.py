@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.utils._array_api import device, get_namespace
 
 __all__ = [
