@@ -168,7 +168,7 @@ class _LinearNLLClassifier(
         bridge = _CallbackBridge(self, X, y, sample_weight, problem)
         C = np.broadcast_to(np.asarray(C, dtype=np.float64), (len(problem.groups),))
         results = [None] * len(problem.groups)
-        width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
+        width = problem.batch_width()
         with make_rows(problem, width) as rows:
             for value in dict.fromkeys(C.tolist()):  # each C once, in order
                 groups = np.flatnonzero(C == value)

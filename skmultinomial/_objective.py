@@ -112,6 +112,11 @@ class Problem:
                     "positive sample_weight."
                 )
 
+    def batch_width(self):
+        """The most logits one evaluation asks for: a group's outputs times the groups
+        the solver batches together (what a row source sizes its buffers for)."""
+        return len(self.groups[0]) * min(len(self.groups), _tuning.SETTINGS.max_batch)
+
     def group_name(self, g):
         """How group ``g`` is named in messages ("label 3", "class 'setosa'"), or None."""
         if self.group_kind is None:

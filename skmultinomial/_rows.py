@@ -202,8 +202,7 @@ class InMemoryRows(_HostTargets, RowSource):
     def for_problem(cls, X, problem):
         """The source of X's rows with a problem's targets and weights, its buffers
         sized for the largest batch of groups the solver evaluates at once."""
-        width = len(problem.groups[0]) * min(len(problem.groups), _tuning.SETTINGS.max_batch)
-        return cls(X, problem.T, problem.sample_weight, width)
+        return cls(X, problem.T, problem.sample_weight, problem.batch_width())
 
     def __init__(self, X, T, s, n_outputs, n_threads=None, clusters=None, n_clusters=0):
         settings = _tuning.SETTINGS
