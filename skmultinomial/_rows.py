@@ -217,7 +217,12 @@ class InMemoryRows(_HostTargets, RowSource):
             work = n_samples * self.n_features * n_outputs
             n_threads = 1
             if work >= settings.threaded_work:
-                n_threads = min(_tuning.n_threads_available(), max(1, n_samples // rows))
+                # enough rows for two blocks a thread of at least min_block_rows (a
+                # single logit's block_elements rows may be all of X: threads still pay)
+                n_threads = min(
+                    _tuning.n_threads_available(),
+                    max(1, n_samples // (2 * settings.min_block_rows)),
+                )
         if sp.issparse(X) and X.format != "csr":
             # Slicing rows of CSC copies; one block uses the products CSC is fast at.
             rows, n_threads = max(n_samples, 1), 1
@@ -261,6 +266,43 @@ class InMemoryRows(_HostTargets, RowSource):
 
     def map_sum(self, function, **kwargs):
         return function(self, **kwargs)
+
+    def moments(self):
+        """:meth:`RowSource.moments` in one pass over the blocks, on the source's threads:
+        the column maxima and the weighted sums of ``x`` and ``x**2`` together, scaled
+        afterwards. Where a column's largest value is outside ``[1e-100, 1e100]`` (its
+        squares could overflow or lose digits) the scaled passes run instead."""
+        w = self.row_weights().astype(np.float64)
+
+        @np.errstate(over="ignore", under="ignore", invalid="ignore")  # then redone scaled
+        def block_moments(k):
+            (lo, hi), block = self.bounds[k], self.blocks[k]
+            if sp.issparse(block):
+                largest = np.asarray(abs(block).max(axis=0).todense()).ravel()
+                block = block.astype(np.float64)
+                square = block.multiply(block)
+            else:
+                largest = np.abs(block).max(axis=0)
+                block = block.astype(np.float64, copy=False)
+                square = np.square(block)
+            weights = w[lo:hi]
+            return (
+                largest,
+                np.asarray(weights @ block).ravel(),
+                np.asarray(weights @ square).ravel(),
+            )
+
+        parts = self._thread_map(block_moments, range(len(self.blocks)))
+        if not parts:
+            return super().moments()
+        largest = np.max([part[0] for part in parts], axis=0).astype(np.float64)
+        present = largest[largest > 0]
+        if present.size and not (1e-100 <= present.min() and present.max() <= 1e100):
+            return super().moments()
+        scale, total = safe_scale(largest), self.row_weight_sum()
+        sums = sum(part[1] for part in parts)
+        sums_sq = sum(part[2] for part in parts)
+        return scale, sums / total / scale, sums_sq / total / scale**2
 
     @property
     def nbytes(self):
