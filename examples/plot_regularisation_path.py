@@ -7,7 +7,7 @@ Breast cancer data (30 standardised features, two classes), ``C`` from 1e-4 to 1
 fit starts from the previous one (``warm_start=True``), as a path should. The right
 panel answers which ``C`` to use: the cross-validated log loss has its minimum where the
 coefficients have grown enough to separate the classes but not yet to fit their noise.
-The path is fitted to ``tol=1e-8``: at the default ``1e-4`` a warm-started fit at large
+The path is fitted to ``tol=1e-8``: at the default ``1e-5`` a warm-started fit at large
 ``C`` may stop at once, since its gradient, divided by ``C * n_samples``, is already below
 ``tol`` when it starts from the previous solution.
 """

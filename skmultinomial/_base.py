@@ -67,7 +67,7 @@ class _LinearNLLClassifier(
         class_weight=None,
         label_smoothing=0.0,
         cov_type=None,
-        tol=1e-4,
+        tol=1e-5,
         max_iter=1000,
         warm_start=False,
         verbose=0,
@@ -234,7 +234,10 @@ class _LinearNLLClassifier(
             warn_at_caller(separation_message(separated, with_cov_type=False), ConvergenceWarning)
         elif failed and not polished:
             self._warn_not_converged(problem, failed)
-        self._fit_statistics_at(rows, problem, coef, intercept)
+        known = [r.data_loss for r in results]
+        if polished or any(loss is None for loss in known):
+            known = None  # the statistics' own float64 pass at the final coefficients
+        self._fit_statistics_at(rows, problem, coef, intercept, known)
         self.coef_ = rows.fitted_array(coef.astype(dtype))
         self.intercept_ = rows.fitted_array(intercept.astype(dtype))
         if hasattr(self, "cov_params_"):

@@ -232,11 +232,19 @@ class InferenceMixin:
         )
         return coef, intercept, converged
 
-    def _fit_statistics_at(self, source, problem, coef, intercept):
-        """The log-likelihoods of the fit and of its intercept-only model, per group."""
+    def _fit_statistics_at(self, source, problem, coef, intercept, known=None):
+        """The log-likelihoods of the fit and of its intercept-only model, per group.
+
+        ``known``: each group's data term at these coefficients, from the fit's last
+        float64 evaluation (``GroupResult.data_loss``), or None to compute it here."""
         stats = []
         coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
-        losses = source.data_loss(coef, intercept if self.fit_intercept else None, problem.link)
+        losses = None
+        if known is not None:  # one per output of a separable link, one for a softmax
+            losses = np.array(known) if problem.link.separable else known[0]
+        else:
+            b = intercept if self.fit_intercept else None
+            losses = source.data_loss(coef, b, problem.link)
         for g, rows in enumerate(problem.groups):
             free, _ = self._parametrisation(len(rows))
             theta = self._theta(coef, intercept, rows, free)

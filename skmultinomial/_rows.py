@@ -466,12 +466,17 @@ class NamespaceRows(_HostTargets, RowSource):
             selected = to_device(np.asarray(outputs), xp, device)
             T = T if T.ndim == 1 else xp.take(T, selected, axis=0)
             s = s if s.ndim == 1 else xp.take(s, selected, axis=0)
+        # A float32 fit's float64 finish: X's blocks in float64 where the device has it
+        # (one at a time), else the parameters in X's float32.
+        wide = W.dtype != self.dtype and self.acc == xp.float64
+        if W.dtype != self.dtype and not wide:
+            W, b = W.astype(self.dtype), None if b is None else b.astype(self.dtype)
         Wd, bd = to_device(W, xp, device), to_device(b, xp, device)
         total = None
         for lo, hi in self.bounds:
-            part = namespace_loss_grad(
-                Wd, bd, self.X[lo:hi, ...], T[..., lo:hi], s[..., lo:hi], link, self.acc
-            )
+            block = self.X[lo:hi, ...]
+            block = xp.astype(block, xp.float64) if wide else block
+            part = namespace_loss_grad(Wd, bd, block, T[..., lo:hi], s[..., lo:hi], link, self.acc)
             total = part if total is None else add_sums(total, part)
         if total is None:  # no rows
             loss = np.zeros(W.shape[0]) if link.separable else 0.0

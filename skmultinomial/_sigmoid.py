@@ -97,7 +97,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         Compute, at fit time, the covariance of each label's coefficients for
         :meth:`summary` (see ``SoftmaxRegressionClassifier``); the labels are
         independent problems, so their coefficients are uncorrelated.
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         Each label's L-BFGS stops when the largest entry of the gradient of its objective
         divided by ``C * sum_i s_il``, in the preconditioned parametrisation, falls below
         ``tol`` (see ``SoftmaxRegressionClassifier``).
@@ -176,7 +176,7 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
         label_smoothing=0.0,
         threshold=0.5,
         cov_type=None,
-        tol=1e-4,
+        tol=1e-5,
         max_iter=1000,
         warm_start=False,
         verbose=0,

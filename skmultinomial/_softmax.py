@@ -86,7 +86,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         The class whose coefficients the others are reported against in
         :meth:`summary` (default ``classes_[0]``, as statsmodels' ``MNLogit``): the
         softmax is over-parametrised, the differences are identified.
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         L-BFGS stops when the largest entry of the gradient of the objective divided by
         ``C * sum_i s_i`` falls below ``tol``, the gradient taken w.r.t. the weights of
         the centred features scaled by ``sqrt(var_j + floor)`` (the preconditioned
@@ -95,11 +95,15 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         up to that floor (1% at n=178, C=1); on raw data it does not depend on the
         features' units. It also stops when an iteration lowers that objective by less
         than 64 eps (relative; for float32 data, less than its rounding noise,
-        eps32 / sqrt(n_samples)).
+        eps32 / sqrt(n_samples)). The default is a tenth of ``LogisticRegression``'s:
+        at 1e-4 the preconditioned fits, which reach that test in fewer iterations,
+        stopped up to 2.5 times further from the optimum than ``LogisticRegression`` at
+        its default 1e-4 (standardised digits, wine, iris, raw breast cancer); at 1e-5
+        every case measured ends closer (README, "Performance").
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations; a ``ConvergenceWarning`` is raised when it is
         reached. scikit-learn's 100 is too few for raw data sets such as breast cancer
-        (about 140 here at ``tol=1e-4``); iterations cost little, and a fit that converges
+        (about 190 here at ``tol=1e-5``); iterations cost little, and a fit that converges
         stops at ``tol`` whatever the budget.
     warm_start : bool, default=False
         Start from the previous solution when the shapes agree, else from zeros.
@@ -170,7 +174,7 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         classes=None,
         cov_type=None,
         reference_class=None,
-        tol=1e-4,
+        tol=1e-5,
         max_iter=1000,
         warm_start=False,
         verbose=0,

@@ -57,7 +57,9 @@ class GroupResult:
     gained less than ``ftol``), "max_iter", "max_evaluations", "line_search" (the line
     search found no lower point) or "breakdown" (a step of non-finite numbers; the best
     point evaluated is kept). ``curve`` holds ``f_g`` at the start, after each
-    iteration, and where the fit stopped.
+    iteration, and where the fit stopped. ``data_loss`` is the data term ``sum_i s_ig
+    loss_ig`` at the final point, from its last evaluation where that was in float64
+    arithmetic (None otherwise): the fit statistics need no pass of their own there.
     """
 
     coef: np.ndarray
@@ -70,6 +72,7 @@ class GroupResult:
     grad_max: float
     curve: list
     threshold: float
+    data_loss: float | None = None
 
 
 class _GroupState:
@@ -252,6 +255,7 @@ class LBFGSSolver:
             if state.curve and state.curve[-1] != state.f:
                 state.curve.append(float(state.f))  # stopped inside an iteration
             coef, intercept = self.objective.coefficients(state.x)
+            float64 = self.objective.dtype == np.float64 or g in self.finished_in_float64
             results.append(
                 GroupResult(
                     coef=coef,
@@ -264,6 +268,7 @@ class LBFGSSolver:
                     grad_max=grad_max,
                     curve=state.curve,
                     threshold=state.threshold,
+                    data_loss=self._data_loss(g, state) if float64 else None,
                 )
             )
             if self.verbose:
@@ -277,6 +282,15 @@ class LBFGSSolver:
             thresholds=[state.threshold for state in self.states],
         )
         return results
+
+    def _data_loss(self, g, state):
+        """``S_g (f_g - penalty)`` at the group's final point (None if not finite)."""
+        objective = self.objective
+        if not np.isfinite(state.f):
+            return None
+        W, _ = objective.preconditioner.to_model(*objective.unpack(state.x))
+        penalty = objective.alpha[g] * objective.penalty.value(W) if objective.penalised else 0.0
+        return float((state.f - penalty) * objective.S[g])
 
     def _hold_to_the_relative_test(self, objective, guess):
         """Thresholds measured at the warm starts; the better of warm start and guess."""

@@ -274,3 +274,17 @@ def test_warm_start_in_namespace(wine):
         model.set_params(C=1.0, tol=1e-8, warm_start=True).fit(Xt, y)
     assert isinstance(model.coef_, torch.Tensor)
     np.testing.assert_allclose(to_host(model.coef_), to_host(cold.coef_), atol=1e-5)
+
+
+@pytest.mark.parametrize("space", _namespaces())
+def test_float32_fit_finishes_in_float64_on_the_device(space, wine):
+    # tol 1e-9 is below what float32 logits resolve: the fit continues in float64
+    X, y = wine
+    X = X.astype(np.float32)
+    estimator = SoftmaxRegressionClassifier(tol=1e-9)
+    reference, model, records = _fit_both(estimator, X, y, space)
+    (solve,) = [facts for kind, facts in records if kind == "solve"]
+    assert solve["finished_in_float64"] == [0]
+    assert [facts["source"] for facts in _sources(records)] == ["namespace"]
+    _check_agreement(reference, model, X, space)
+    np.testing.assert_allclose(to_host(model.coef_), reference.coef_, rtol=1e-4, atol=1e-5)

@@ -401,3 +401,41 @@ def test_summary_printed_begins_with_the_fit_statistics(anes):
     assert f"{stats['llf']:.6g}" in text and "pseudo R2" in text
     assert "ci_upper" in text.split("\n\n", 1)[1]
     assert "log-likelihood" not in table.head().to_string()  # derived frames are plain
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"label_smoothing": 0.1}, {"class_weight": "balanced"}, {"C": np.inf}],
+    ids=["plain", "smoothing", "class-weight", "unpenalised"],
+)
+@pytest.mark.parametrize("kind", ["softmax", "softmax-binary", "sigmoid-multilabel"])
+def test_log_likelihood_from_the_last_evaluation_equals_its_own_pass(kind, params, wine):
+    # a float64 fit's statistics take the data term from the solver's last evaluation;
+    # the statistics' own float64 pass over X at the fitted coefficients agrees
+    from skmultinomial._rows import InMemoryRows
+
+    from kinds import _noisy_targets
+
+    X, y = wine[0][:, :3], wine[1]  # three features: no class separated at C=inf
+    Estimator, T = _noisy_targets(kind, X, y)
+    if kind == "sigmoid-multilabel" and "class_weight" in params:
+        params = {"pos_weight": 2.0}
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    passes = []
+    original = InMemoryRows.map_sum
+
+    def counted(self, function, **kwargs):
+        passes.append(function.__name__)
+        return original(self, function, **kwargs)
+
+    InMemoryRows.map_sum = counted
+    try:
+        clf = Estimator(**params).fit(X, T, sample_weight=weights)
+    finally:
+        InMemoryRows.map_sum = original
+    assert "group_sums" not in passes  # no pass of the statistics over X
+    reused = [stats["llf"] for stats in clf._fit_stats_]
+    problem = clf._encode_targets(T, weights, None)
+    with clf._row_sources(X, None)(problem, problem.batch_width()) as rows:
+        clf._fit_statistics_at(rows, problem, clf.coef_, clf.intercept_)
+    np.testing.assert_allclose(reused, [stats["llf"] for stats in clf._fit_stats_], rtol=1e-11)
