@@ -217,12 +217,10 @@ class InMemoryRows(_HostTargets, RowSource):
             work = n_samples * self.n_features * n_outputs
             n_threads = 1
             if work >= settings.threaded_work:
-                # enough rows for two blocks a thread of at least min_block_rows (a
-                # single logit's block_elements rows may be all of X: threads still pay)
-                n_threads = min(
-                    _tuning.n_threads_available(),
-                    max(1, n_samples // (2 * settings.min_block_rows)),
-                )
+                n_threads = max(1, n_samples // rows)
+                if X.shape[0] * X.shape[1] >= settings.threaded_entries:
+                    n_threads = max(n_threads, 2)  # a single logit's block may be all of X
+                n_threads = min(_tuning.n_threads_available(), n_threads)
         if sp.issparse(X) and X.format != "csr":
             # Slicing rows of CSC copies; one block uses the products CSC is fast at.
             rows, n_threads = max(n_samples, 1), 1

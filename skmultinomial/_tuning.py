@@ -28,6 +28,11 @@ class Settings:
     min_block_rows: int = 256
     #: Below this many multiply-adds per product, threads cost more than they save.
     threaded_work: int = 1 << 22
+    #: Threads need two blocks of block_elements logits; an X of at least this many
+    #: entries is threaded all the same (a single logit's block of 262,144 rows held all
+    #: of a 200k x 50 X: 15.5 ms an evaluation on one thread, 9-12 ms on two; smaller X
+    #: stay on one: an 8-label CV fold of 16k x 60 ran 12% slower on two).
+    threaded_entries: int = 1 << 22
     #: Threads over blocks at most; None: the CPUs this process may run on.
     max_threads: int | None = None
     #: Separate problems (sigmoid labels) are batched into shared passes over X when X

@@ -56,6 +56,18 @@ def test_threads_are_used_above_the_work_threshold_only(data):
     assert len(threaded.blocks) >= 4
 
 
+def test_a_large_x_is_threaded_even_where_one_block_holds_all_its_rows(data):
+    # a single logit: block_elements rows are all of X, yet X is large enough for threads
+    X, y, _, s = data
+    T, s1 = (y == 0).astype(float)[:, None], s[:, None]
+    limits = {"block_elements": 10 * len(y), "min_block_rows": 1, "max_threads": 2}
+    with _tuning.override(threaded_work=0, threaded_entries=X.size, **limits):
+        rows = InMemoryRows(X, T, s1, 1)
+        assert rows.n_threads == 2 and len(rows.blocks) >= 4
+    with _tuning.override(threaded_work=0, threaded_entries=X.size + 1, **limits):
+        assert InMemoryRows(X, T, s1, 1).n_threads == 1
+
+
 def test_csc_is_one_block_on_one_thread(data):
     X, y, _, s = data
     with _tuning.override(block_elements=30, min_block_rows=1, threaded_work=0, max_threads=2):
