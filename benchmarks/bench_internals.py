@@ -314,7 +314,8 @@ def case_iterations(args):
     print(
         "conv. = no ConvergenceWarning; a fit stopped at max_iter counts max_iter, and its "
         "ratio is marked as a bound ('<=' when LR stopped there, '>=' when ours did).\n"
-        "default = tol=1e-4, max_iter=100: 'warns' when a ConvergenceWarning is raised."
+        "default = each estimator's defaults (ours tol=1e-5, max_iter=1000; LogisticRegression "
+        "tol=1e-4, max_iter=100): 'warns' when a ConvergenceWarning is raised."
     )
 
 
