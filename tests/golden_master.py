@@ -49,7 +49,10 @@ def _softmax_dense():
 
 def _softmax_binary_raw():
     X, y = load_breast_cancer(return_X_y=True)
-    return SoftmaxRegressionClassifier(C=10.0), X, y, {}
+    # tol=1e-4 (the former default): raw breast cancer is ill-conditioned, and at 1e-5
+    # or 1e-8 the coefficients along its flat directions and the iterations (633 vs 730)
+    # differ across environments by more than test_golden_master's check allows
+    return SoftmaxRegressionClassifier(C=10.0, tol=1e-4), X, y, {}
 
 
 def _softmax_sparse_csr():
