@@ -29,7 +29,7 @@ import scipy.sparse as sp
 import sklearn
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import skmultinomial
 
@@ -224,6 +224,22 @@ def iter_summary(clf):
     """``"21"`` for one problem, ``"512 (max 13)"`` (sum over problems, largest) for several."""
     it = n_iter(clf)
     return str(it[0]) if it.size == 1 else f"{it.sum()} (max {it.max()})"
+
+
+class OneBlasThread:
+    """An estimator fitted with BLAS limited to one thread (a peer as a tuned user runs
+    it on a small machine); its fitted attributes are the estimator's."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        with threadpool_limits(1):
+            self.estimator.fit(X, y)
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["estimator"], name)
 
 
 def fit_timed(make, X, y):

@@ -38,25 +38,12 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from skmultinomial import SigmoidMultiLabelCV, SoftmaxRegressionCV
 
 CS = np.logspace(-4, 4, 10)
 TOLS = (1e-4, 1e-6, 1e-8, 1e-10)
 TARGETS = {"dense": 1 / 3, "digits": 1 / 3, "multilabel": 1 / 5}
-
-
-class _OneThread:
-    """An estimator fitted with BLAS limited to one thread (scikit-learn tuned)."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def fit(self, X, y):
-        with threadpool_limits(1):
-            self.estimator.fit(X, y)
-        return self
 
 
 def _lrcv(folds, multilabel, **params):
@@ -69,7 +56,7 @@ def _lrcv(folds, multilabel, **params):
 
 def _mean_scores(model):
     """Mean score over folds per C: shape (n_labels, n_Cs), one row for a softmax."""
-    if isinstance(model, _OneThread):
+    if isinstance(model, _bench.OneBlasThread):
         model = model.estimator
     if hasattr(model, "estimators_"):  # one-vs-rest
         return np.array(
@@ -82,7 +69,7 @@ def _mean_scores(model):
 
 
 def _chosen(model):
-    if isinstance(model, _OneThread):
+    if isinstance(model, _bench.OneBlasThread):
         model = model.estimator
     if hasattr(model, "estimators_"):
         return np.array([float(np.ravel(e.C_)[0]) for e in model.estimators_])
@@ -106,7 +93,7 @@ def _case(name, description, X, y, folds, multilabel, args, notes):
         "scikit-learn as users run it": _fit_quietly(_lrcv(folds, multilabel), X, y),
     }
     for tol in TOLS:  # the last one, 1e-10, is the exact reference
-        reference = _OneThread(_lrcv(folds, multilabel, tol=tol, max_iter=10_000))
+        reference = _bench.OneBlasThread(_lrcv(folds, multilabel, tol=tol, max_iter=10_000))
         runs[f"scikit-learn tol={tol:g}"] = _fit_quietly(reference, X, y)
     tight = ours_class(Cs=CS, cv=folds, scoring="neg_log_loss", tol=1e-10, max_iter=10_000)
     runs["ours, tol=1e-10"] = _fit_quietly(tight, X, y)
@@ -138,7 +125,9 @@ def _time_row(name, description, X, y, folds, multilabel, equal, args, notes):
         "ours, n_jobs=2": lambda: ours_class(Cs=CS, cv=folds, scoring="neg_log_loss", n_jobs=2),
         "users": lambda: _lrcv(folds, multilabel),
         "equal": lambda: _lrcv(folds, multilabel, tol=equal, max_iter=10_000),
-        "tuned": lambda: _OneThread(_lrcv(folds, multilabel, tol=equal, max_iter=10_000, n_jobs=2)),
+        "tuned": lambda: _bench.OneBlasThread(
+            _lrcv(folds, multilabel, tol=equal, max_iter=10_000, n_jobs=2)
+        ),
     }
     res = _bench.time_alternating(makers, X, y, args.repeats)
     for key, result in res.items():

@@ -100,21 +100,6 @@ class _Glum:
         return self
 
 
-class _Limited:
-    """A model whose ``fit`` runs inside ``threadpool_limits(1)``."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def fit(self, X, y):
-        with threadpool_limits(1):
-            self.model.fit(X, y)
-        return self
-
-    def __getattr__(self, name):
-        return getattr(self.__dict__["model"], name)
-
-
 def _ours(multilabel):
     cls = SigmoidMultiLabelClassifier if multilabel else SoftmaxRegressionClassifier
     return lambda tol: cls(C=C, tol=tol, max_iter=MAX_ITER)
@@ -138,11 +123,11 @@ def _contenders(case, dense):
         }
         ovr["OneVsRest(lbfgs), 1 thread"] = (
             PEER_TOLS,
-            lambda tol: _Limited(OneVsRestClassifier(_lr("lbfgs")(tol))),
+            lambda tol: _bench.OneBlasThread(OneVsRestClassifier(_lr("lbfgs")(tol))),
         )
         return {"ours": (OUR_TOLS, _ours(True)), **ovr}
     peers = {
-        "lbfgs, 1 thread": (PEER_TOLS, lambda tol: _Limited(_lr("lbfgs")(tol))),
+        "lbfgs, 1 thread": (PEER_TOLS, lambda tol: _bench.OneBlasThread(_lr("lbfgs")(tol))),
         "lbfgs, default threads": (PEER_TOLS, _lr("lbfgs")),
         "sag": (PEER_TOLS, _lr("sag")),
     }
@@ -150,7 +135,7 @@ def _contenders(case, dense):
         peers["newton-cholesky"] = (PEER_TOLS, _lr("newton-cholesky"))
         peers["newton-cholesky, 1 thread"] = (
             PEER_TOLS,
-            lambda tol: _Limited(_lr("newton-cholesky")(tol)),
+            lambda tol: _bench.OneBlasThread(_lr("newton-cholesky")(tol)),
         )
     if case == "binary":
         try:

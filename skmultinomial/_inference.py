@@ -239,7 +239,6 @@ class InferenceMixin:
         float64 evaluation (``GroupResult.data_loss``), or None to compute it here."""
         stats = []
         coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
-        losses = None
         if known is not None:  # one per output of a separable link, one for a softmax
             losses = np.array(known) if problem.link.separable else known[0]
         else:

@@ -257,9 +257,7 @@ class InMemoryRows(_HostTargets, RowSource):
         out = np.zeros(self.n_features)
         for block in self.blocks:
             if block.shape[0]:
-                largest = abs(block).max(axis=0)
-                largest = largest.todense() if sp.issparse(block) else largest
-                out = np.maximum(out, np.asarray(largest).ravel())
+                out = np.maximum(out, _block_max(block))
         return out
 
     def map_sum(self, function, **kwargs):
@@ -275,20 +273,7 @@ class InMemoryRows(_HostTargets, RowSource):
         @np.errstate(over="ignore", under="ignore", invalid="ignore")  # then redone scaled
         def block_moments(k):
             (lo, hi), block = self.bounds[k], self.blocks[k]
-            if sp.issparse(block):
-                largest = np.asarray(abs(block).max(axis=0).todense()).ravel()
-                block = block.astype(np.float64)
-                square = block.multiply(block)
-            else:
-                largest = np.abs(block).max(axis=0)
-                block = block.astype(np.float64, copy=False)
-                square = np.square(block)
-            weights = w[lo:hi]
-            return (
-                largest,
-                np.asarray(weights @ block).ravel(),
-                np.asarray(weights @ square).ravel(),
-            )
+            return (_block_max(block), *_block_sums(block, w[lo:hi]))
 
         parts = self._thread_map(block_moments, range(len(self.blocks)))
         if not parts:
@@ -315,10 +300,9 @@ class InMemoryRows(_HostTargets, RowSource):
         w = self.row_weights().astype(np.float64)
         sums, sums_sq = np.zeros(self.n_features), np.zeros(self.n_features)
         for (lo, hi), block in zip(self.bounds, self.blocks):
-            block = block.multiply(1 / scale) if sp.issparse(block) else block / scale
-            square = block.multiply(block) if sp.issparse(block) else np.square(block)
-            sums += np.asarray(w[lo:hi] @ block).ravel()
-            sums_sq += np.asarray(w[lo:hi] @ square).ravel()
+            part, part_sq = _block_sums(block, w[lo:hi], scale)
+            sums += part
+            sums_sq += part_sq
         return sums, sums_sq
 
     def loss_grad(self, W, b, outputs, link):
@@ -541,6 +525,24 @@ def safe_scale(column_max):
 def _select(a, outputs):
     """Columns ``outputs`` of column-major 2-D ``a``, column-major."""
     return a.T[outputs].T
+
+
+def _block_max(block):
+    """Largest absolute value of each column of a (non-empty) block of rows."""
+    largest = abs(block).max(axis=0)
+    return np.asarray(largest.todense() if sp.issparse(block) else largest).ravel()
+
+
+def _block_sums(block, weights, scale=None):
+    """``(weights @ z, weights @ z**2)`` of a block's rows ``z = x / scale`` (x itself
+    without scale), in float64."""
+    if sp.issparse(block):
+        block = block.astype(np.float64) if scale is None else block.multiply(1 / scale)
+        square = block.multiply(block)
+    else:
+        block = block.astype(np.float64, copy=False) if scale is None else block / scale
+        square = np.square(block)
+    return np.asarray(weights @ block).ravel(), np.asarray(weights @ square).ravel()
 
 
 def _row_block(X, lo, hi):
