@@ -180,6 +180,14 @@ class CrossValidatedC:
         """``score(test)``: the scores of a fold's path points on its held-out rows."""
         if self.scoring is None:
             return lambda test: HeldOutLikelihood(X[test], scored, test)
+        codes = _hard_codes(scored)
+        if self.scoring == "neg_log_loss" and codes is not None:
+
+            def log_loss(test):
+                params = _check_method_params(X, params=score_params, indices=test)
+                return _HeldOutLogLoss(self, model, X[test], codes[test], params)
+
+            return log_loss
         scorer = get_scorer(self.scoring)
 
         def score(test):
@@ -299,6 +307,10 @@ class CrossValidatedC:
         (or views of it) and ``y`` as the group's scorer sees them."""
         raise NotImplementedError
 
+    def _group_probabilities(self, model, X):
+        """``predict_proba(X)`` of each group's view (``_group_views``), in group order."""
+        raise NotImplementedError
+
 
 class _HeldOutScorer:
     """A scikit-learn scorer of each group at a path point, on a fold's held-out rows."""
@@ -314,15 +326,61 @@ class _HeldOutScorer:
     def __exit__(self, *exc_info):
         return None
 
-    def __call__(self, coef, intercept, C):
+    def _point(self, coef, intercept, C):
+        """The model at a path point."""
         point = copy.copy(self.model)
         point.coef_, point.intercept_, point.C = coef, intercept, C
-        views = self.estimator._group_views(point, self.y)
+        return point
+
+    def __call__(self, coef, intercept, C):
+        views = self.estimator._group_views(self._point(coef, intercept, C), self.y)
         if self.scorers is None:
             self.scorers = [_with_labels(self.scorer, view.classes_) for view, _ in views]
         return np.array(
             [s(view, self.X, t, **self.params) for s, (view, t) in zip(self.scorers, views)]
         )
+
+
+class _HeldOutLogLoss(_HeldOutScorer):
+    """``"neg_log_loss"`` of each group at a path point, computed here from the point's
+    ``predict_proba`` as scikit-learn's scorer computes it (the probabilities of the true
+    classes clipped to ``[eps, 1 - eps]``, minus the weighted mean of their ``-log``;
+    of two classes, the positive column ``p`` and ``1 - p``), without
+    the scorer's validation of every call: on small folds that validation took longer
+    than the fits. For hard targets (``codes``, the class index of each row and group),
+    and ``sample_weight`` as the only score parameter; else ``_HeldOutScorer``."""
+
+    def __init__(self, estimator, model, X, codes, params):
+        if set(params) - {"sample_weight"}:
+            raise TypeError(f"unexpected score parameters {sorted(params)}")
+        super().__init__(estimator, model, None, X, None, params)
+        self.codes, self.weights = codes, params.get("sample_weight")
+
+    def __call__(self, coef, intercept, C):
+        point = self._point(coef, intercept, C)
+        rows = np.arange(len(self.codes))
+        eps = np.finfo(np.float64).eps
+        scores = []
+        for g, proba in enumerate(self.estimator._group_probabilities(point, self.X)):
+            codes = self.codes[:, g]
+            if proba.shape[1] == 2:  # the scorer takes the positive column: p0 = 1 - p1
+                true = np.where(codes == 1, proba[:, 1], 1 - proba[:, 1])
+            else:
+                true = proba[rows, codes]
+            true = np.clip(true, eps, 1 - eps)
+            scores.append(np.average(np.log(true), weights=self.weights))
+        return np.array(scores)
+
+
+def _hard_codes(problem):
+    """The class index of each row in each group, shape (n_samples, n_groups), of targets
+    as given that are hard labels; None for target distributions (soft targets)."""
+    T = problem.T
+    if T.ndim == 1:  # class indices of one softmax group
+        return T[:, None]
+    if not np.all((T == 0) | (T == 1)):
+        return None
+    return T.astype(np.intp)  # a single logit's, or each sigmoid label's, 0/1
 
 
 def _with_labels(scorer, classes):

@@ -10,7 +10,7 @@ from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, make_scorer
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.model_selection import (
     GridSearchCV,
@@ -200,6 +200,40 @@ def test_sigmoid_default_score_is_each_labels_held_out_cross_entropy(labels):
     np.testing.assert_allclose(default.scores_, named.scores_, rtol=1e-10)
     expected = binary_cross_entropy_scorer(default, X, Y) / Y.shape[1]  # mean over labels
     assert default.score(X, Y) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "binary softmax", "multi-label", "one-vs-rest"])
+def test_neg_log_loss_equals_scikit_learns_scorer_where_it_clips(kind):
+    # "neg_log_loss" is computed from predict_proba as its scorer computes it; the same
+    # metric given as a scorer object goes through scikit-learn's scorer. Separable
+    # training rows fitted up to C=1e6 put the probabilities of a few wrongly labelled
+    # held-out rows below eps, where log_loss clips them, and those of the others
+    # within eps of 1, where a binary scorer's 1 - p rounds; weights reach the score.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 4))
+    Z = X @ rng.standard_normal((4, 3))
+    y = {
+        "softmax": Z.argmax(axis=1),
+        "binary softmax": (Z[:, 0] > 0).astype(int),
+        "multi-label": (Z > 0).astype(int),
+        "one-vs-rest": np.where(Z[:, 0] > 0, 0, np.where(Z[:, 1] > 0, 1, 2)),  # 0 separable
+    }[kind]
+    y[:6] = 1 - y[:6] if y.ndim == 2 else (y[:6] + 1) % 2  # held out, wrongly labelled
+    folds = [(np.arange(60, 240), np.arange(60)), (np.arange(120), np.arange(120, 240))]
+    estimator = SoftmaxRegressionCV if "softmax" in kind else SigmoidMultiLabelCV
+    scorer = make_scorer(sk_log_loss, greater_is_better=False, response_method="predict_proba")
+    weights = rng.uniform(0.5, 2, len(y))
+    fits = {}
+    for scoring in ("neg_log_loss", scorer, None):
+        model = estimator(Cs=np.logspace(-2, 6, 5), cv=folds, scoring=scoring)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # separable: C=1e6 is far
+            fits[type(scoring)] = model.fit(X, y, sample_weight=weights).scores_
+    fast, general, exact = fits[str], fits[type(scorer)], fits[type(None)]
+    np.testing.assert_allclose(fast, general, rtol=1e-12, atol=0)
+    # the clipping binds: the unclipped cross-entropy (scoring=None) differs at large C
+    np.testing.assert_allclose(exact[..., 0], fast[..., 0], rtol=1e-10)
+    assert np.max(np.abs(exact[..., -1] - fast[..., -1])) > 1e-2
 
 
 def test_any_scorer_scores_the_path_as_logistic_regression_cv_does(labels):
