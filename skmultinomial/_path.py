@@ -19,7 +19,10 @@ Where the path has two points already, their secant in log C is extrapolated to 
 next C (coefficients grow about linearly in log C where the penalty weakens on
 separable directions), and the fit starts there instead when that point's objective is
 lower: on nearly separable digits this halves the iterations at the largest Cs. The
-relative test stays measured at the previous solution.
+relative test stays measured at the previous solution, loosened by the length of the
+path's step against the coefficients (the start is off by about that step, not by the
+coefficients' distance from zero), and the secant pair between the two starts gives
+L-BFGS's first step its length (both in ``_solver.py``).
 
 :class:`HeldOutLikelihood` is the default score: minus the mean negative
 log-likelihood of each group (the softmax's classes together, each sigmoid label

@@ -41,6 +41,9 @@ class Settings:
     batch_work: int = 1 << 20
     #: At most this many separate problems run (and are batched) at once.
     max_batch: int = 64
+    #: A warm start along a path with a guess is held to its relative test loosened by
+    #: the path's relative step, and tightened by this margin (``_solver.py``).
+    path_margin: float = 3.0
     #: float32 fits stop when the objective's relative decrease falls to this many times
     #: its rounding noise, eps32 / sqrt(n_samples).
     ftol_noise: float = 1.0

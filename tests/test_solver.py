@@ -14,7 +14,7 @@ from skmultinomial import SigmoidMultiLabelClassifier, SoftmaxRegressionClassifi
 from skmultinomial._loss import SOFTMAX
 from skmultinomial._objective import Objective, Problem
 from skmultinomial._rows import InMemoryRows
-from skmultinomial._solver import LBFGSSolver
+from skmultinomial._solver import LBFGSSolver, _first_step
 
 from conftest import TIGHT
 
@@ -257,6 +257,15 @@ def test_a_warm_start_short_of_the_relative_test_at_max_iter_converged_if_it_pas
     assert threshold < short.grad_max <= 1e-4 and short.converged
 
 
+def test_a_warm_starts_first_step_is_its_secant_estimate_of_the_newton_step():
+    # gamma = s.y / y.y of the pair between warm start and guess, times |grad|; 1 (scipy's
+    # unit first step) where the pair shows no positive curvature
+    s, y, grad = np.array([1.0, 0.0]), np.array([4.0, 0.0]), np.array([0.3, 0.4])
+    assert _first_step(s, y, grad) == pytest.approx(0.25 * 0.5, rel=1e-15)
+    assert _first_step(s, -y, grad) == 1.0
+    assert _first_step(s, np.zeros(2), grad) == 1.0
+
+
 def test_the_relative_test_is_never_looser_than_tol(wine):
     # a warm start far from the optimum (here from C=1e-3 to C=10) keeps tol itself
     X, y = wine
@@ -285,7 +294,13 @@ def test_a_guess_of_lower_objective_is_started_from_the_test_staying_at_the_warm
             (runs[name],) = solver.solve(target, warm, guess=extra)
         (optimum,) = LBFGSSolver(tol=1e-12, max_iter=10_000).solve(target)
     assert runs["guess"].curve[0] < runs["warm"].curve[0]  # started from the guess
-    assert runs["guess"].threshold == runs["warm"].threshold  # measured at the warm start
+    # measured at the warm start, loosened by the path's relative step (with a margin)
+    x_warm, x_guess = target.start(warm)[0], target.start(guess)[0]
+    step = np.linalg.norm(x_guess - x_warm) / np.linalg.norm(x_warm)
+    ratio = runs["warm"].threshold / 1e-4
+    expected = 1e-4 * min(1.0, ratio / (_tuning.SETTINGS.path_margin * step))
+    assert runs["guess"].threshold == pytest.approx(expected, rel=1e-12)
+    assert runs["warm"].threshold < runs["guess"].threshold < 1e-4
     assert runs["guess"].n_iter < 0.8 * runs["warm"].n_iter
     for result in runs.values():
         assert result.converged and result.objective - optimum.objective < 1e-6
