@@ -49,7 +49,10 @@ is small, that is far too long and its line search pays several evaluations. Wit
 guess, L-BFGS runs in ``u = x / scale``, ``scale`` the length of the step ``-gamma
 grad`` with ``gamma = s.y / y.y`` of the secant pair between warm start and guess (what
 L-BFGS itself takes from its second iteration on, and invariant to this rescaling from
-there: only the first step changes). Cold fits keep ``scale = 1``.
+there: only the first step changes). Cold fits keep ``scale = 1``, and so does a warm
+start whose scaled first step finds no lower point (L-BFGS starts again unscaled: at
+the limit of the objective's precision that line search can fail where a unit step's
+backtracking does not).
 """
 
 import dataclasses
@@ -360,6 +363,15 @@ class LBFGSSolver:
 
     def _minimise(self, g, evaluate_one, ftol):
         state = self.states[g]
+        start, scale = state.x, state.scale
+        self._lbfgs(g, evaluate_one, ftol)
+        if state.stop == "line_search" and state.n_iter == 0 and scale != 1.0:
+            # the scaled first step found no lower point: again with L-BFGS's own
+            state.x, state.scale = start, 1.0
+            self._lbfgs(g, evaluate_one, ftol)
+
+    def _lbfgs(self, g, evaluate_one, ftol):
+        state = self.states[g]
         # L-BFGS runs in u = x / scale (module docstring: the first step)
         scale, u0 = state.scale, state.x / state.scale
 
@@ -390,7 +402,7 @@ class LBFGSSolver:
         try:
             if state.n_iter >= self.max_iter:
                 # scipy's L-BFGS-B takes one iteration even at maxiter=0: the start only
-                state.f = fun(state.x)[0]
+                state.f = fun(u0)[0]
                 state.stop, state.message = "max_iter", f"max_iter={self.max_iter} reached"
                 return
             result = minimize(

@@ -499,3 +499,21 @@ def test_cluster_errors_are_refused_with_scikit_learns_message(digits):
     X, y = digits
     with pytest.raises(ValueError, match="'cov_type' parameter of SoftmaxRegressionCV must be"):
         SoftmaxRegressionCV(Cs=CS, cov_type="cluster").fit(X, y)
+
+
+def test_a_settled_path_at_a_tight_tol_converges_to_its_last_c():
+    # 20k x 60, 6 classes, not separable: at C=1e4 the path has settled and the scaled
+    # first step of L-BFGS (the secant's length) finds no lower point at the limit of
+    # the objective's precision on 3 of these 5 folds; L-BFGS then starts again unscaled
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 60))
+    logits = X @ rng.standard_normal((6, 60)).T * (2 / np.sqrt(60))
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = np.minimum((P.cumsum(axis=1) < rng.random((len(X), 1))).sum(axis=1), 5)  # ~ P
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SoftmaxRegressionCV(Cs=np.logspace(-4, 4, 10), cv=folds, tol=1e-10, max_iter=10_000)
+        model.fit(X, y)
+    assert np.all(model.n_iter_[:, -1] >= 1)

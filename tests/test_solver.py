@@ -304,3 +304,24 @@ def test_a_guess_of_lower_objective_is_started_from_the_test_staying_at_the_warm
     assert runs["guess"].n_iter < 0.8 * runs["warm"].n_iter
     for result in runs.values():
         assert result.converged and result.objective - optimum.objective < 1e-6
+
+
+def test_a_warm_start_at_max_iter_zero_reports_the_objective_of_its_start():
+    # the scaled start (L-BFGS in x / scale) is evaluated where it is, not at x * scale
+    X, y = load_iris(return_X_y=True)
+    problem = Problem(y, np.ones(len(y)), SOFTMAX, 3)
+    with InMemoryRows.for_problem(X, problem) as rows:
+        objective = Objective(rows, problem, C=1.0, fit_intercept=True)
+        p1, p2 = (
+            LBFGSSolver(tol=1e-10, max_iter=10_000).solve(objective.at(C))[0] for C in (1, 10)
+        )
+        target = objective.at(100.0)
+        warm = (p2.coef, p2.intercept)
+        guess = (2 * p2.coef - p1.coef, 2 * p2.intercept - p1.intercept)
+        solver = LBFGSSolver(tol=1e-8, max_iter=0, relative_warm_start=True)
+        (result,) = solver.solve(target, warm, guess=guess)
+        assert solver.states[0].scale != 1.0  # the scaled start
+        x = target.start((result.coef, result.intercept))[0]
+        ((f, _),) = target.loss_gradient({0: x}).values()
+    assert result.n_iter == 0 and result.stop == "max_iter"
+    assert result.objective == pytest.approx(f, rel=1e-12)
