@@ -254,6 +254,7 @@ class Objective:
         if _tuning.SETTINGS.precondition:
             self.moments = rows.moments()
         self._at_zero = {}  # the data term's gradient at zero, shared with at()'s copies
+        self._last = {}  # each group's last data term, shared with at()'s copies
         self._penalise(C)
 
     def _penalise(self, C):
@@ -365,12 +366,43 @@ class Objective:
         for k, g in enumerate(order):
             rows = slice(k * self.width, (k + 1) * self.width)
             S = self.S[g]
-            f = float(np.sum(loss[rows]) if self.link.separable else loss) / S
-            gW_g = gW[rows].astype(np.float64) / S
-            gb_g = None if gb is None else gb[rows].astype(np.float64) / S
-            if self.penalised:
-                f += self.alpha[g] * self.penalty.value(W[rows])
-                gW_g += self.alpha[g] * self.penalty.gradient(W[rows])
-            gW_g, gb_g = self.preconditioner.grad_to_theta(gW_g, gb_g)
-            out[g] = (f, np.concatenate([gW_g.ravel(), [] if gb_g is None else gb_g]))
+            data = (
+                float(np.sum(loss[rows]) if self.link.separable else loss) / S,
+                gW[rows].astype(np.float64) / S,
+                None if gb is None else gb[rows].astype(np.float64) / S,
+            )
+            self._last[g, self.dtype] = (batch[g].copy(), self.preconditioner, data)
+            out[g] = self._with_penalty(g, W[rows], *data)
         return out
+
+    def _with_penalty(self, g, W, f, gW, gb):
+        """``(f_g, grad_g)`` of group g at model weights W from its data term ``(f, gW,
+        gb)`` (divided by ``S_g``): the penalty added, the gradient preconditioned."""
+        if self.penalised:
+            f = f + self.alpha[g] * self.penalty.value(W)
+            gW = gW + self.alpha[g] * self.penalty.gradient(W)
+        gW, gb = self.preconditioner.grad_to_theta(gW, gb)
+        return f, np.concatenate([gW.ravel(), [] if gb is None else gb])
+
+    def at_last_point(self, init, xs):
+        """``[(f_g, grad_g)]`` at ``xs`` (the flat parameters of ``init = (coef,
+        intercept)``) from the data term of each group's last evaluation, or None.
+
+        The data term does not depend on C: where each group was last evaluated at
+        ``init`` (up to the link's canonical shift, which leaves it unchanged), at the
+        same C or another (:meth:`at` shares the record), only the penalty is new.
+        A path's warm start is its previous point: no pass over the rows.
+        """
+        values = []
+        for g, (rows, x) in enumerate(zip(self.groups, xs)):
+            last = self._last.get((g, self.dtype))
+            if last is None:
+                return None
+            x_last, preconditioner, data = last  # coefficients() at the C evaluated
+            W, b = preconditioner.to_model(*self.unpack(x_last))
+            ends = self.link.canonical(W, np.zeros(self.width) if b is None else b)
+            if not all(np.array_equal(a, i[rows]) for a, i in zip(ends, init)):
+                return None
+            Wx, _ = self.preconditioner.to_model(*self.unpack(x))
+            values.append(self._with_penalty(g, Wx, *data))
+        return values

@@ -22,7 +22,9 @@ lower: on nearly separable digits this halves the iterations at the largest Cs. 
 relative test stays measured at the previous solution, loosened by the length of the
 path's step against the coefficients (the start is off by about that step, not by the
 coefficients' distance from zero), and the secant pair between the two starts gives
-L-BFGS's first step its length (both in ``_solver.py``).
+L-BFGS's first step its length (both in ``_solver.py``). The warm start costs no pass
+over the rows: the data term does not depend on C, and the previous fit's last
+evaluation was at that point (``Objective.at_last_point``).
 
 :class:`HeldOutLikelihood` is the default score: minus the mean negative
 log-likelihood of each group (the softmax's classes together, each sigmoid label

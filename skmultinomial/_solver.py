@@ -213,7 +213,7 @@ class LBFGSSolver:
         self.objective = objective
         self.states = [_GroupState(x0, self.tol) for x0 in objective.start(init)]
         if init is not None and self.relative_warm_start:
-            self._hold_to_the_relative_test(objective, guess)
+            self._hold_to_the_relative_test(objective, init, guess)
         rows = objective.rows
         # L-BFGS's relative-decrease test: scikit-learn's 64 eps suits float64; in
         # float32 the sum over rows is only known to about eps32 / sqrt(n_samples)
@@ -323,10 +323,11 @@ class LBFGSSolver:
         penalty = objective.alpha[g] * objective.penalty.value(W) if objective.penalised else 0.0
         return float((state.f - penalty) * objective.S[g])
 
-    def _hold_to_the_relative_test(self, objective, guess):
+    def _hold_to_the_relative_test(self, objective, init, guess):
         """Thresholds measured at the warm starts; the better of warm start and guess."""
         cold = objective.gradient_at_zero()
-        warm = self._evaluate_all(objective, [state.x for state in self.states])
+        starts = [state.x for state in self.states]
+        warm = objective.at_last_point(init, starts) or self._evaluate_all(objective, starts)
         ratios = []
         for g, (state, (f, grad)) in enumerate(zip(self.states, warm)):
             ratios.append(_max_abs(grad) / cold[g] if cold[g] > 0 else 1.0)

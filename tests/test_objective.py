@@ -212,6 +212,31 @@ def test_gradient_at_zero_is_the_largest_gradient_entry_of_a_cold_start(kind, C)
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_the_last_point_at_another_C_is_its_data_term_with_the_new_penalty(kind):
+    # a path's warm start: the coefficients a fit ended at (softmax: their canonical
+    # shift, which leaves the data term unchanged), at the next C, with no pass
+    X, problem = _data(kind)
+    first = _objective(X, problem, 0.1, True)
+    zeros = first.start(None)
+    x = [np.random.default_rng(g).normal(size=z.size) for g, z in enumerate(zeros)]
+    first.loss_gradient(dict(enumerate(x)))
+    ends = [first.coefficients(x[g]) for g in range(first.n_groups)]
+    init = tuple(np.concatenate(part) for part in zip(*ends))
+    nxt = first.at(7.0)
+    starts = nxt.start(init)
+    reused = nxt.at_last_point(init, starts)
+    assert reused is not None
+    for g, (f, grad) in enumerate(reused):
+        f_pass, grad_pass = nxt.loss_gradient({g: starts[g]})[g]
+        assert f == pytest.approx(f_pass, rel=1e-12)
+        np.testing.assert_allclose(grad, grad_pass, rtol=1e-9, atol=1e-14)
+    other = (init[0] + 1e-3, init[1])  # not where the groups were evaluated
+    assert nxt.at_last_point(other, nxt.start(other)) is None
+    fresh = _objective(X, problem, 7.0, True)  # no evaluation of its own yet
+    assert fresh.at_last_point(init, starts) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_subset_of_rows_and_groups_is_the_problem_of_those_rows_and_groups(kind):
     X, problem = _data(kind)
     rows = np.arange(0, 120, 3)
