@@ -276,8 +276,7 @@ class InferenceMixin:
         X = to_host(X)  # the linear program runs on the host
         names = []
         for g in unpenalised:
-            zero = np.zeros((X.shape[0], len(problem.groups[g])))
-            _, T, s = self._group_distributions(zero, problem.T, problem.sample_weight, g)
+            _, T, s = self._group_distributions(None, problem.T, problem.sample_weight, g)
             if not np.all((T == 0) | (T == 1)):
                 continue  # soft targets cannot be separated
             columns = [1] if len(problem.groups[g]) == 1 else list(range(T.shape[1]))
@@ -321,7 +320,8 @@ class InferenceMixin:
         """``(log_Q, T_g, s_g)``: group g's fitted log-probabilities and targets, shapes
         (n_rows, n_values) (its classes, or a label's absence and presence), and the
         weights of the rows, at the group's logits ``Z`` (n_rows, width); ``T`` and ``s``
-        are the encoded targets and weights of those rows (a row source's)."""
+        are the encoded targets and weights of those rows (a row source's). ``Z=None``
+        asks for the targets and weights alone (``log_Q`` None)."""
         raise NotImplementedError
 
     def _reference_index(self):
@@ -353,11 +353,13 @@ def _target_sums(source, g, distributions, width):
         s = source.s.astype(np.float64)  # (no one-hot matrix: 320 MB at 400k x 100)
         sums = np.bincount(source.T, weights=s, minlength=width)
         return {"sums": sums, "llsat": 0.0, "weight": float(s.sum())}
-    zero = np.zeros((source.n_samples, 1))
-    _, T, s = distributions(zero, source.T, source.s, g)
+    _, T, s = distributions(None, source.T, source.s, g)  # the targets alone
     s = s.astype(np.float64)
-    logs = np.log(np.where(T > 0, T, 1.0))
-    llsat = float(s @ np.sum(np.where(T > 0, T * logs, 0.0), axis=1))
+    # t log t is 0 at t = 0 and t = 1: only rows with a target strictly between count
+    soft = np.flatnonzero(np.any((T > 0) & (T < 1), axis=1))
+    Ts = T[soft]
+    logs = np.log(np.where(Ts > 0, Ts, 1.0))
+    llsat = float(s[soft] @ np.sum(np.where(Ts > 0, Ts * logs, 0.0), axis=1))
     return {"sums": s @ T, "llsat": llsat, "weight": float(s.sum())}
 
 

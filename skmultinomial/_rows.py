@@ -273,6 +273,8 @@ class InMemoryRows(_HostTargets, RowSource):
         @np.errstate(over="ignore", under="ignore", invalid="ignore")  # then redone scaled
         def block_moments(k):
             (lo, hi), block = self.bounds[k], self.blocks[k]
+            if not sp.issparse(block):
+                return _dense_block_moments(block, w[lo:hi])
             return (_block_max(block), *_block_sums(block, w[lo:hi]))
 
         parts = self._thread_map(block_moments, range(len(self.blocks)))
@@ -543,6 +545,25 @@ def _block_sums(block, weights, scale=None):
         block = block.astype(np.float64, copy=False) if scale is None else block / scale
         square = np.square(block)
     return np.asarray(weights @ block).ravel(), np.asarray(weights @ square).ravel()
+
+
+def _dense_block_moments(block, weights, chunk_bytes=1 << 18):
+    """``(_block_max, *_block_sums)`` of a dense block in one read: by chunks of rows
+    small enough (``chunk_bytes``) that each is in cache for its three sums. (The whole
+    block at once took 1.5 times as long: its temporaries of |x| and x**2 are as large
+    as the block.)"""
+    n_rows, n_features = block.shape
+    rows = max(1, chunk_bytes // (8 * max(n_features, 1)))
+    buffer = np.empty((min(rows, n_rows), n_features))
+    largest, sums, sums_sq = np.zeros(n_features), np.zeros(n_features), np.zeros(n_features)
+    for lo in range(0, n_rows, rows):
+        w, z = weights[lo : lo + rows], buffer[: min(rows, n_rows - lo)]
+        z[...] = block[lo : lo + rows]  # in float64, as the sums are
+        np.maximum(largest, np.maximum(z.max(axis=0), -z.min(axis=0)), out=largest)
+        sums += w @ z
+        np.square(z, out=z)
+        sums_sq += w @ z
+    return largest, sums, sums_sq
 
 
 def _row_block(X, lo, hi):

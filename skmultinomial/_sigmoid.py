@@ -304,7 +304,8 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
     def _group_distributions(self, Z, T, s, g):
         """A label's (absent, present) log-probabilities and targets."""
         t = T[:, g].astype(np.float64)
-        return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s if s.ndim == 1 else s[:, g]
+        log_q = None if Z is None else binary_log_proba(Z[:, 0])
+        return log_q, np.column_stack([1 - t, t]), s if s.ndim == 1 else s[:, g]
 
     def _margin_outputs(self, g, n_values):
         return np.array([1])  # each label's probability of being present

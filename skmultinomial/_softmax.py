@@ -257,10 +257,11 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
     def _group_distributions(self, Z, T, s, g):
         if self.classes_.size == 2:  # one logit for classes_[1]; T holds its targets
             t = T[:, 0].astype(np.float64)
-            return binary_log_proba(Z[:, 0]), np.column_stack([1 - t, t]), s
+            log_q = None if Z is None else binary_log_proba(Z[:, 0])
+            return log_q, np.column_stack([1 - t, t]), s
         if T.ndim == 1:
             T = (T[:, None] == np.arange(self.classes_.size)).astype(np.float64)
-        return log_softmax(Z), T.astype(np.float64), s
+        return None if Z is None else log_softmax(Z), T.astype(np.float64), s
 
     def _margin_names(self, g, values):
         return self.classes_[values]
