@@ -181,7 +181,11 @@ class CrossValidatedC:
         if self.scoring is None:
             return lambda test: HeldOutLikelihood(X[test], scored, test)
         codes = _hard_codes(scored)
-        if self.scoring == "neg_log_loss" and codes is not None:
+        if (
+            self.scoring == "neg_log_loss"
+            and codes is not None
+            and set(score_params) <= {"sample_weight"}
+        ):
 
             def log_loss(test):
                 params = _check_method_params(X, params=score_params, indices=test)
@@ -351,8 +355,6 @@ class _HeldOutLogLoss(_HeldOutScorer):
     and ``sample_weight`` as the only score parameter; else ``_HeldOutScorer``."""
 
     def __init__(self, estimator, model, X, codes, params):
-        if set(params) - {"sample_weight"}:
-            raise TypeError(f"unexpected score parameters {sorted(params)}")
         super().__init__(estimator, model, None, X, None, params)
         self.codes, self.weights = codes, params.get("sample_weight")
 
