@@ -189,7 +189,7 @@ class CrossValidatedC:
 
             def log_loss(test):
                 params = _check_method_params(X, params=score_params, indices=test)
-                return _HeldOutLogLoss(self, model, X[test], codes[test], params)
+                return _HeldOutLogLoss(self, model, X[test], y[test], codes[test], params)
 
             return log_loss
         scorer = get_scorer(self.scoring)
@@ -311,10 +311,6 @@ class CrossValidatedC:
         (or views of it) and ``y`` as the group's scorer sees them."""
         raise NotImplementedError
 
-    def _group_probabilities(self, model, X):
-        """``predict_proba(X)`` of each group's view (``_group_views``), in group order."""
-        raise NotImplementedError
-
 
 class _HeldOutScorer:
     """A scikit-learn scorer of each group at a path point, on a fold's held-out rows."""
@@ -340,38 +336,36 @@ class _HeldOutScorer:
         views = self.estimator._group_views(self._point(coef, intercept, C), self.y)
         if self.scorers is None:
             self.scorers = [_with_labels(self.scorer, view.classes_) for view, _ in views]
-        return np.array(
-            [s(view, self.X, t, **self.params) for s, (view, t) in zip(self.scorers, views)]
-        )
+        return np.array([self._score(g, view, t) for g, (view, t) in enumerate(views)])
+
+    def _score(self, g, view, targets):
+        """Group g's score: its view of the point and its targets, by its scorer."""
+        return self.scorers[g](view, self.X, targets, **self.params)
 
 
 class _HeldOutLogLoss(_HeldOutScorer):
     """``"neg_log_loss"`` of each group at a path point, computed here from the point's
-    ``predict_proba`` as scikit-learn's scorer computes it (the probabilities of the true
-    classes clipped to ``[eps, 1 - eps]``, minus the weighted mean of their ``-log``;
-    of two classes, the positive column ``p`` and ``1 - p``), without
+    ``predict_proba`` (of each group's view, as the scorer sees it) as scikit-learn's
+    scorer computes it (the probabilities of the true classes clipped to ``[eps, 1 -
+    eps]``, minus the weighted mean of their ``-log``; of two classes, the positive
+    column ``p`` and ``1 - p``), without
     the scorer's validation of every call: on small folds that validation took longer
     than the fits. For hard targets (``codes``, the class index of each row and group),
     and ``sample_weight`` as the only score parameter; else ``_HeldOutScorer``."""
 
-    def __init__(self, estimator, model, X, codes, params):
-        super().__init__(estimator, model, None, X, None, params)
+    def __init__(self, estimator, model, X, y, codes, params):
+        super().__init__(estimator, model, None, X, y, params)
         self.codes, self.weights = codes, params.get("sample_weight")
+        self.scorers = []  # none: the score is computed in _score
 
-    def __call__(self, coef, intercept, C):
-        point = self._point(coef, intercept, C)
-        rows = np.arange(len(self.codes))
+    def _score(self, g, view, targets):
+        proba, codes = view.predict_proba(self.X), self.codes[:, g]
+        if proba.shape[1] == 2:  # the scorer takes the positive column: p0 = 1 - p1
+            true = np.where(codes == 1, proba[:, 1], 1 - proba[:, 1])
+        else:
+            true = proba[np.arange(len(codes)), codes]
         eps = np.finfo(np.float64).eps
-        scores = []
-        for g, proba in enumerate(self.estimator._group_probabilities(point, self.X)):
-            codes = self.codes[:, g]
-            if proba.shape[1] == 2:  # the scorer takes the positive column: p0 = 1 - p1
-                true = np.where(codes == 1, proba[:, 1], 1 - proba[:, 1])
-            else:
-                true = proba[rows, codes]
-            true = np.clip(true, eps, 1 - eps)
-            scores.append(np.average(np.log(true), weights=self.weights))
-        return np.array(scores)
+        return np.average(np.log(np.clip(true, eps, 1 - eps)), weights=self.weights)
 
 
 def _hard_codes(problem):

@@ -548,22 +548,18 @@ def _block_sums(block, weights, scale=None):
 
 
 def _dense_block_moments(block, weights, chunk_bytes=1 << 18):
-    """``(_block_max, *_block_sums)`` of a dense block in one read: by chunks of rows
-    small enough (``chunk_bytes``) that each is in cache for its three sums. (The whole
-    block at once took 1.5 times as long: its temporaries of |x| and x**2 are as large
-    as the block.)"""
-    n_rows, n_features = block.shape
-    rows = max(1, chunk_bytes // (8 * max(n_features, 1)))
-    buffer = np.empty((min(rows, n_rows), n_features))
-    largest, sums, sums_sq = np.zeros(n_features), np.zeros(n_features), np.zeros(n_features)
-    for lo in range(0, n_rows, rows):
-        w, z = weights[lo : lo + rows], buffer[: min(rows, n_rows - lo)]
-        z[...] = block[lo : lo + rows]  # in float64, as the sums are
-        np.maximum(largest, np.maximum(z.max(axis=0), -z.min(axis=0)), out=largest)
-        sums += w @ z
-        np.square(z, out=z)
-        sums_sq += w @ z
-    return largest, sums, sums_sq
+    """``(_block_max, *_block_sums)`` of a dense block, by chunks of rows small enough
+    (``chunk_bytes``) that each is in cache for its three sums. (The whole block at once
+    took 1.5 times as long: its temporaries of |x| and x**2 are as large as the block.)"""
+    rows = max(1, chunk_bytes // (8 * max(block.shape[1], 1)))
+    parts = [
+        (
+            _block_max(block[lo : lo + rows]),
+            *_block_sums(block[lo : lo + rows], weights[lo : lo + rows]),
+        )
+        for lo in range(0, block.shape[0], rows)
+    ]
+    return np.max([p[0] for p in parts], axis=0), *(sum(p[k] for p in parts) for k in (1, 2))
 
 
 def _row_block(X, lo, hi):

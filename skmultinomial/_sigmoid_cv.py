@@ -5,9 +5,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from ._arrays import as_float64
 from ._cv import CrossValidatedC, parameter_constraints
-from ._loss import binary_log_proba
 from ._sigmoid import SigmoidMultiLabelClassifier
 from .metrics import binary_cross_entropy_scorer
 
@@ -168,11 +166,6 @@ n_features_in_, feature_names_in_
             view.threshold = float(thresholds[label])
             views.append((view, Y[:, label]))
         return views
-
-    def _group_probabilities(self, model, X):
-        # each label's binary view, as predict_proba computes it from its logit
-        Z = as_float64(model.decision_function(X)).reshape(X.shape[0], -1)
-        return [np.exp(binary_log_proba(z)) for z in Z.T]
 
 
 def _label_columns(model, y):

@@ -168,6 +168,3 @@ n_features_in_, feature_names_in_
 
     def _group_views(self, model, y):
         return [(model, y)]  # one group: the model itself
-
-    def _group_probabilities(self, model, X):
-        return [model.predict_proba(X)]
