@@ -299,11 +299,10 @@ class _Sigmoid:
         """
         shape, dtype = Zt.shape, Zt.dtype
         loss, tail = work.get("loss", shape, dtype), work.get("tail", shape, dtype)
-        part, negative = work.get("part", shape, dtype), work.get("negative", shape, np.bool_)
+        part = work.get("part", shape, dtype)
         # softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large
-        # z, no tail lost for very negative z; and expit(z) from the same e^-|z|. One
-        # exponential where np.logaddexp and expit took two (and logaddexp is a scalar
-        # loop: the kernel took 2.3x as long on 8 x 16,000 logits).
+        # z, no tail lost for very negative z (np.logaddexp is a scalar loop: the kernel
+        # took 2.3x as long with it on 8 x 16,000 logits).
         np.abs(Zt, out=tail)
         np.negative(tail, out=tail)
         np.exp(tail, out=tail)
@@ -312,12 +311,14 @@ class _Sigmoid:
         loss += part
         np.multiply(Tt, Zt, out=part)
         loss -= part
-        # Zt <- s * (expit(Zt) - T), in place: 1 / (1 + e^-|z|), times e^-|z| for z < 0.
-        np.less(Zt, 0, out=negative)
-        np.add(tail, 1, out=part)
-        np.reciprocal(part, out=part)
-        np.multiply(tail, part, out=tail)
-        np.copyto(part, tail, where=negative)
+        # Zt <- s * (expit(Zt) - T), in place: expit(z) = e^min(z, 0) / (1 + e^-|z|),
+        # e^z / (1 + e^z) for z < 0 and 1 / (1 + e^-z) otherwise, each to an ulp, with
+        # no mask (a masked copy took half of the kernel's time: 0.65 against 0.36 ms
+        # on 50,000 logits).
+        np.minimum(Zt, 0, out=part)
+        np.exp(part, out=part)
+        tail += 1
+        part /= tail
         np.subtract(part, Tt, out=Zt)
         if st is None:
             return loss.sum(axis=1, dtype=np.float64)

@@ -9,6 +9,7 @@ from scipy.special import expit, logsumexp
 from skmultinomial._loss import (
     SIGMOID,
     SOFTMAX,
+    Workspace,
     binary_log_proba,
     chunk_loss_grad,
     log_softmax,
@@ -120,6 +121,15 @@ def test_derivative_wrt_logits_is_q_minus_t(link):
     else:
         expected = -np.sum(T * np.log(Q) + (1 - T) * np.log1p(-Q), axis=0)
     np.testing.assert_allclose(loss, expected, rtol=1e-12)
+
+
+def test_sigmoid_derivative_keeps_its_relative_accuracy_in_both_tails():
+    # expit(z) - t for t = 0 is expit(z) itself: to a few ulps of it, also where it is
+    # 1e-300 (z = -690) or within 1e-16 of 1, as scipy.special.expit computes it.
+    z = np.concatenate([np.linspace(-700, 700, 20001), np.linspace(-40, 40, 20001)])[None]
+    dlogits = z.copy()
+    SIGMOID.loss_dlogits(dlogits, np.zeros_like(z), None, Workspace())
+    np.testing.assert_allclose(dlogits, expit(z), rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("scale", [1e4, 1e8, 1e300])

@@ -47,8 +47,10 @@ def test_softmax_equals_logistic_regression(dataset, C, request):
     ref = LogisticRegression(C=C, **TIGHT).fit(X, y)
     # At C=100 on cancer LogisticRegression stops 3e-10 above the optimum (relative
     # 2e-13; the objective check above shows ours is the lower), and the coefficients of
-    # this ill-conditioned fit still move by up to 4e-5 within that.
-    _assert_same_fit(ours, ref, X, y, atol=1e-4 if C >= 100 else 1e-5)
+    # this ill-conditioned fit are not determined better than that by the objective's
+    # float64 value: both stop 1e-4 from Newton's optimum (7.9e-5 and 2.0e-4 measured;
+    # a change in the last bit of the sigmoid's gradient moved ours from 9.6e-5).
+    _assert_same_fit(ours, ref, X, y, atol=3e-4 if C >= 100 else 1e-5)
     assert ours.coef_.shape == ref.coef_.shape
     assert ours.decision_function(X).shape == ref.decision_function(X).shape
 
