@@ -413,7 +413,11 @@ def chunk_loss_grad(W, b, X, T, s, link, work=None):
     work = Workspace() if work is None else work
     # Logits with the outputs along the first axis: (n_outputs, n_rows), in a buffer.
     Zt = work.get("logits", (W.shape[0], X.shape[0]), np.result_type(W.dtype, X.dtype))
-    if sp.issparse(X):
+    if not W.any():
+        # at zero weights (the first evaluation of a fit from zero) the logits are the
+        # intercepts: the product is skipped (X is finite, so it is exactly zero)
+        Zt[...] = 0
+    elif sp.issparse(X):
         Zt[...] = (X @ W.T).T
     else:
         np.matmul(W, X.T, out=Zt)

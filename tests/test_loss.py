@@ -82,6 +82,29 @@ def test_dtype_is_kept(link):
     assert np.shape(loss) == (() if link is SOFTMAX else (K,))
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("link", [SOFTMAX, SIGMOID], ids=lambda link: link.name)
+def test_at_zero_weights_the_logits_are_the_intercepts(link, sparse):
+    # where every fit from zero starts: loss and gradient from their definitions
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(N, P)) * (rng.random((N, P)) < 0.5)
+    T = rng.dirichlet(np.ones(K), size=N) if link is SOFTMAX else rng.random((N, K))
+    s, b = rng.uniform(0.5, 2, size=N), np.linspace(-1, 1, K)
+    loss, gW, gb = chunk_loss_grad(
+        np.zeros((K, P)), b, sp.csr_matrix(X) if sparse else X, T, s, link
+    )
+    Z = np.broadcast_to(b, (N, K))
+    if link is SOFTMAX:
+        expected = np.sum(s * (logsumexp(Z, axis=1) - np.sum(T * Z, axis=1)))
+        G = s[:, None] * (softmax(Z) - T)
+    else:
+        expected = s @ (np.logaddexp(0, Z) - T * Z)
+        G = s[:, None] * (expit(Z) - T)
+    np.testing.assert_allclose(loss, expected, rtol=1e-13)
+    np.testing.assert_allclose(gW, G.T @ X, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(gb, G.sum(axis=0), rtol=1e-12, atol=1e-13)
+
+
 def test_sparse_equals_dense():
     for link in (SOFTMAX, SIGMOID):
         X, T, s = _problem(link, sparse=True)

@@ -9,6 +9,7 @@ from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 
 from skmultinomial import SoftmaxRegressionClassifier
+from skmultinomial._targets import unique_labels
 
 from conftest import TIGHT, reference_class_weight
 
@@ -371,3 +372,29 @@ def test_soft_targets_destroyed_by_cross_val_predict_are_explained(soft_wine):
     X, P = soft_wine
     with pytest.raises(ValueError, match="cross_validate"):
         cross_val_predict(SoftmaxRegressionClassifier(), X, P, cv=KFold(3), method="predict_proba")
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, -2, 3, 7, -2, 0], dtype=np.int8),
+        np.array([0, 1, 1, 0, 1, 1], dtype=bool),
+        np.array([5, 9, 5, 9, 5, 7], dtype=np.uint16),
+        np.array([2**64 - 1, 2**64 - 3, 2**64 - 1], dtype=np.uint64),  # counted near the top
+        np.array([-(2**63), 2**63 - 1, 0]),  # too wide a range: sorted
+        np.array([1.0, 2.0, 1.0]),  # floats: sorted, and scikit-learn's check
+    ],
+    ids=["int8", "bool", "uint16", "uint64", "int64-wide", "float"],
+)
+def test_integer_labels_are_counted_as_np_unique_would_sort_them(y):
+    labels, codes = unique_labels(y)
+    expected_labels, expected_codes = np.unique(y, return_inverse=True)
+    assert labels.dtype == expected_labels.dtype
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_array_equal(codes, expected_codes)
+
+
+def test_continuous_float_labels_still_get_scikit_learns_error():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        SoftmaxRegressionClassifier().fit(X, np.linspace(0, 1, 20))
