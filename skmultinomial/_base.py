@@ -452,6 +452,11 @@ class _LinearNLLClassifier(
         """Log-probabilities of the classes (or labels), computed in log space."""
         raise NotImplementedError
 
+    def _log_proba(self, Z):
+        """:meth:`predict_log_proba` of the float64 logits ``Z`` (as
+        :meth:`decision_function` gives them)."""
+        raise NotImplementedError
+
     def _hard_targets(self, y):
         """The labels that :meth:`score` compares ``predict`` with (soft targets made hard)."""
         return y

@@ -65,6 +65,11 @@ class RowSource:
     dtype: np.dtype
     _pool = None
 
+    @property
+    def n_entries(self):
+        """The entries of X a pass reads: the stored ones of a sparse X."""
+        return self.n_samples * self.n_features
+
     def __enter__(self):
         return self
 
@@ -288,6 +293,10 @@ class InMemoryRows(_HostTargets, RowSource):
         sums = sum(part[1] for part in parts)
         sums_sq = sum(part[2] for part in parts)
         return scale, sums / total / scale, sums_sq / total / scale**2
+
+    @property
+    def n_entries(self):
+        return sum(b.nnz if sp.issparse(b) else b.size for b in self.blocks)
 
     @property
     def nbytes(self):

@@ -381,7 +381,9 @@ class SigmoidMultiLabelClassifier(_LinearNLLClassifier):
             log-probabilities of ``classes_`` (normalised over classes when K >= 3).
         """
         check_same_namespace(X, self, "predict_log_proba")
-        Z = as_float64(self.decision_function(X))  # float64 whatever X's dtype
+        return self._log_proba(as_float64(self.decision_function(X)))  # float64 always
+
+    def _log_proba(self, Z):
         if self.y_type_ == "multilabel-indicator":
             return log_expit(Z)
         if self.y_type_ == "binary":

@@ -223,7 +223,9 @@ class LBFGSSolver:
         if objective.dtype != np.float64:
             noise = np.finfo(objective.dtype).eps / np.sqrt(rows.n_samples)
             self.ftol = max(self.ftol, _tuning.SETTINGS.ftol_noise * noise)
-        self.batched = rows.n_samples * rows.n_features >= _tuning.SETTINGS.batch_work
+        settings = _tuning.SETTINGS
+        side_by_side = min(objective.n_groups, settings.max_batch)
+        self.batched = rows.n_entries * side_by_side >= settings.batch_work
         self.largest_batch = 0
         self.finished_in_float64 = []
         self.started = time.perf_counter()

@@ -236,6 +236,38 @@ def test_neg_log_loss_equals_scikit_learns_scorer_where_it_clips(kind):
     assert np.max(np.abs(exact[..., -1] - fast[..., -1])) > 1e-2
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("estimator", [SoftmaxRegressionCV, SigmoidMultiLabelCV])
+def test_neg_log_loss_scores_held_out_rows_without_validating_them_again(
+    estimator, dtype, sparse, monkeypatch
+):
+    # The held-out rows were validated with the fit's X: "neg_log_loss" takes each
+    # view's probabilities from its logits, not through predict_proba (whose check of X
+    # took 80% of a label's score on 4,000 x 60), and they are the same numbers.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 5)) * (rng.random((300, 5)) < 0.6)
+    Z = X @ rng.standard_normal((5, 3))
+    y = Z.argmax(axis=1) if estimator is SoftmaxRegressionCV else (Z > 0).astype(int)
+    X = (sp.csr_matrix(X) if sparse else X).astype(dtype)
+    folds = list(KFold(3).split(X))
+    scorer = make_scorer(sk_log_loss, greater_is_better=False, response_method="predict_proba")
+    general = estimator(Cs=4, cv=folds, scoring=scorer).fit(X, y).scores_
+    base = (
+        SoftmaxRegressionClassifier
+        if estimator is SoftmaxRegressionCV
+        else (SigmoidMultiLabelClassifier)
+    )
+    calls = []
+    predict_proba = base.predict_proba
+    monkeypatch.setattr(
+        base, "predict_proba", lambda self, X: calls.append(1) or predict_proba(self, X)
+    )
+    fast = estimator(Cs=4, cv=folds, scoring="neg_log_loss", refit=False).fit(X, y).scores_
+    assert calls == []
+    np.testing.assert_allclose(fast, general, rtol=1e-12)
+
+
 def test_any_scorer_scores_the_path_as_logistic_regression_cv_does(labels):
     X, Y = labels
     folds = _folds(X, Y)

@@ -38,8 +38,8 @@ def _determinism_case(case):
         Estimator, T = _problem(case.removeprefix("sparse-csr-"), X.toarray(), y)
         return Estimator(), X, T, {}
     if case == "multilabel-batched-threaded":
-        # 12 labels on 50000 x 24 = 1.2M entries of X (> 2**20): labels batched in
-        # lockstep, and the batch of 12 logits evaluated on block threads.
+        # 12 labels on 50000 x 24 = 1.2M entries of X (times 12 labels above batch_work):
+        # labels batched in lockstep, and the batch of 12 logits evaluated on block threads.
         X = rng.standard_normal((50_000, 24))
         Y = (X[:, :12] + rng.standard_normal((50_000, 12)) > 0).astype(int)
         return SigmoidMultiLabelClassifier(), X, Y, {"threads": True, "batched": True}

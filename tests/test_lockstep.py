@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from skmultinomial import SigmoidMultiLabelClassifier, _tuning
 from skmultinomial._lockstep import run_batched
@@ -85,6 +86,26 @@ def test_lockstep_labels_equal_labels_fitted_one_by_one():
         alone = SigmoidMultiLabelClassifier(**TIGHT).fit(X, Y[:, j])
         np.testing.assert_allclose(together.coef_[j], alone.coef_[0], rtol=1e-9, atol=1e-12)
         assert together.n_iter_[j] == alone.n_iter_[0]
+
+
+def test_labels_are_batched_by_the_work_of_the_pass_they_would_share():
+    # X's entries times the labels run at once, against batch_work: on the same X the
+    # labels of a wide Y share their passes and a few labels run one after the other.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1_000, 10))
+    for n_labels, batched in [(2, False), (8, True)]:
+        Y = (X @ rng.normal(size=(10, n_labels)) > 0).astype(int)
+        with _tuning.override(batch_work=X.size * 5), _tuning.trace() as path:
+            SigmoidMultiLabelClassifier().fit(X, Y)
+        (solve,) = [facts for kind, facts in path if kind == "solve"]
+        assert solve["batched"] is batched
+        assert solve["largest_batch"] == (n_labels if batched else 1)
+    # a sparse X counts its stored entries: 8 labels on a tenth of them run one by one
+    X_sparse = sp.random(1_000, 10, density=0.1, format="csr", random_state=0)
+    with _tuning.override(batch_work=X.size * 5), _tuning.trace() as path:
+        SigmoidMultiLabelClassifier().fit(X_sparse, Y)
+    (solve,) = [facts for kind, facts in path if kind == "solve"]
+    assert not solve["batched"]
 
 
 def test_many_labels_run_in_batches_of_max_batch():
