@@ -68,7 +68,7 @@ def unique_labels(y):
     """``np.unique(y, return_inverse=True)`` of checked class labels, 1-D.
 
     Integers (and booleans) of a range at most about the number of labels are counted
-    instead of sorted (1.5 against 6 ms on 200,000 labels), and are class labels
+    instead of sorted (2.2 against 5.5 ms on 200,000 labels), and are class labels
     whatever their values (scikit-learn's check, which would sort them once more, is for
     the other dtypes)."""
     if y.dtype.kind in "biu" and y.size:

@@ -37,10 +37,9 @@ class Settings:
     max_threads: int | None = None
     #: Separate problems (sigmoid labels) are batched into shared passes over X when X's
     #: entries (stored entries, if sparse) times the problems run at once are at least
-    #: this many; below, one after
-    #: the other is faster than handing evaluations between threads (measured on X of
-    #: 2k to 16k x 60 with 3, 8 and 20 labels: batched 0.58-0.98 of the time above, 1.02-1.52
-    #: below).
+    #: this many; below, one after the other is faster than handing evaluations between
+    #: threads (measured on X of 2k to 16k x 60 with 3, 8 and 20 labels: batched took
+    #: 0.58-0.98 of the time above, 1.02-1.52 below).
     batch_work: int = 3 << 19
     #: At most this many separate problems run (and are batched) at once.
     max_batch: int = 64
