@@ -296,7 +296,7 @@ class InMemoryRows(_HostTargets, RowSource):
 
     @property
     def n_entries(self):
-        return sum(b.nnz if sp.issparse(b) else b.size for b in self.blocks)
+        return self.X.nnz if sp.issparse(self.X) else self.X.size
 
     @property
     def nbytes(self):

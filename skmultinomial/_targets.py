@@ -75,9 +75,9 @@ def unique_labels(y):
         lo, hi = int(y.min()), int(y.max())
         if hi - lo <= y.size + 1024:
             wide = y if y.dtype.itemsize == 8 else y.astype(np.int64)  # no wrap-around
-            offsets = (wide - wide.dtype.type(lo)).astype(np.intp, copy=False)
-            present = np.bincount(offsets, minlength=hi - lo + 1) > 0
             first = wide.dtype.type(lo)
+            offsets = (wide - first).astype(np.intp, copy=False)
+            present = np.bincount(offsets, minlength=hi - lo + 1) > 0
             labels = (first + np.flatnonzero(present).astype(wide.dtype)).astype(y.dtype)
             return labels, (np.cumsum(present) - 1)[offsets]
     check_classification_targets(y)
