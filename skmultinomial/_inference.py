@@ -356,11 +356,22 @@ def _target_sums(source, g, distributions, width):
     _, T, s = distributions(None, source.T, source.s, g)  # the targets alone
     s = s.astype(np.float64)
     # t log t is 0 at t = 0 and t = 1: only rows with a target strictly between count
-    soft = np.flatnonzero(np.any((T > 0) & (T < 1), axis=1))
+    soft = np.flatnonzero(_any_per_row((T > 0) & (T < 1)))
     Ts = T[soft]
     logs = np.log(np.where(Ts > 0, Ts, 1.0))
     llsat = float(s[soft] @ np.sum(np.where(Ts > 0, Ts * logs, 0.0), axis=1))
     return {"sums": s @ T, "llsat": llsat, "weight": float(s.sum())}
+
+
+def _any_per_row(mask):
+    """``mask.any(axis=1)``; column by column for a few columns (NumPy's reduction over
+    a short axis took 2.8 ms on 200k x 2, the columns 0.27 ms)."""
+    if mask.shape[1] > 8 or mask.shape[1] == 0:
+        return mask.any(axis=1)
+    out = mask[:, 0].copy()
+    for column in mask.T[1:]:
+        out |= column
+    return out
 
 
 def _statistics(llf, target_sums, llsat, n_samples, n_coef, df_model):

@@ -155,8 +155,10 @@ class RowSource:
     def moments(self):
         """Weighted column moments of X, scaled so that no feature scale overflows.
 
-        Returns ``(scale, mean, mean_sq)``: the largest ``|x_j|`` of each column (1 for
-        an all-zero column) and the means of ``x_j / scale_j`` and of its square, rows
+        Returns ``(scale, mean, mean_sq)``: a scale of each column (its largest
+        ``|x_j|``, 1 for an all-zero column; a source may give 1 for every column where
+        the unscaled squares stay in range) and the means of ``x_j / scale_j`` and of
+        its square, rows
         weighed as in :meth:`weighted_sums` (so that weighted data and repeated rows
         get the same moments). X is read by blocks and not copied.
         """
@@ -229,6 +231,9 @@ class InMemoryRows(_HostTargets, RowSource):
         if sp.issparse(X) and X.format != "csr":
             # Slicing rows of CSC copies; one block uses the products CSC is fast at.
             rows, n_threads = max(n_samples, 1), 1
+        if not sp.issparse(X):  # the threads are chosen by logits, the blocks' size by bytes too
+            cap = settings.block_bytes // max(X.itemsize * self.n_features, 1)
+            rows = max(settings.min_block_rows, min(rows, cap))
         if n_threads > 1:
             # At least two blocks a thread, for balance.
             rows = min(rows, -(-n_samples // (2 * n_threads)))
@@ -270,29 +275,33 @@ class InMemoryRows(_HostTargets, RowSource):
 
     def moments(self):
         """:meth:`RowSource.moments` in one pass over the blocks, on the source's threads:
-        the column maxima and the weighted sums of ``x`` and ``x**2`` together, scaled
-        afterwards. Where a column's largest value is outside ``[1e-100, 1e100]`` (its
-        squares could overflow or lose digits) the scaled passes run instead."""
+        the weighted sums of ``x`` and ``x**2``, unscaled (scale 1), where every column's
+        mean square is in ``[1e-200, 1e200]`` (or zero: an all-zero column), so that no
+        square overflowed nor lost its digits; elsewhere the scaled passes of
+        :meth:`RowSource.moments` run instead. (The column maxima the scaled passes need
+        took two thirds of the pass: 29 against 9 ms on 200k x 50.)"""
         w = self.row_weights().astype(np.float64)
 
         @np.errstate(over="ignore", under="ignore", invalid="ignore")  # then redone scaled
-        def block_moments(k):
+        def block_sums(k):
             (lo, hi), block = self.bounds[k], self.blocks[k]
             if not sp.issparse(block):
-                return _dense_block_moments(block, w[lo:hi])
-            return (_block_max(block), *_block_sums(block, w[lo:hi]))
+                return _dense_block_sums(block, w[lo:hi])
+            return _block_sums(block, w[lo:hi])
 
-        parts = self._thread_map(block_moments, range(len(self.blocks)))
+        parts = self._thread_map(block_sums, range(len(self.blocks)))
+        total = self.row_weight_sum()
         if not parts:
             return super().moments()
-        largest = np.max([part[0] for part in parts], axis=0).astype(np.float64)
-        present = largest[largest > 0]
-        if present.size and not (1e-100 <= present.min() and present.max() <= 1e100):
+        mean = sum(part[0] for part in parts) / total
+        mean_sq = sum(part[1] for part in parts) / total
+        zero = mean_sq == 0  # an all-zero column (not squares that all underflowed)
+        present = mean_sq[~zero]
+        if not np.isfinite(mean_sq).all() or mean[zero].any():
             return super().moments()
-        scale, total = safe_scale(largest), self.row_weight_sum()
-        sums = sum(part[1] for part in parts)
-        sums_sq = sum(part[2] for part in parts)
-        return scale, sums / total / scale, sums_sq / total / scale**2
+        if present.size and not (1e-200 <= present.min() and present.max() <= 1e200):
+            return super().moments()
+        return np.ones(self.n_features), mean, mean_sq
 
     @property
     def n_entries(self):
@@ -556,19 +565,17 @@ def _block_sums(block, weights, scale=None):
     return np.asarray(weights @ block).ravel(), np.asarray(weights @ square).ravel()
 
 
-def _dense_block_moments(block, weights, chunk_bytes=1 << 18):
-    """``(_block_max, *_block_sums)`` of a dense block, by chunks of rows small enough
-    (``chunk_bytes``) that each is in cache for its three sums. (The whole block at once
-    took 1.5 times as long: its temporaries of |x| and x**2 are as large as the block.)"""
+def _dense_block_sums(block, weights, chunk_bytes=1 << 20):
+    """:func:`_block_sums` of a dense block without scale, by chunks of rows small enough
+    (``chunk_bytes`` of float64) that each is in cache for both sums: no temporary as
+    large as the block (1 MiB chunks: 8.7 ms on 200k x 50, 256 kiB: 10.8 ms)."""
     rows = max(1, chunk_bytes // (8 * max(block.shape[1], 1)))
-    parts = [
-        (
-            _block_max(block[lo : lo + rows]),
-            *_block_sums(block[lo : lo + rows], weights[lo : lo + rows]),
-        )
-        for lo in range(0, block.shape[0], rows)
-    ]
-    return np.max([p[0] for p in parts], axis=0), *(sum(p[k] for p in parts) for k in (1, 2))
+    sums, sums_sq = np.zeros(block.shape[1]), np.zeros(block.shape[1])
+    for lo in range(0, block.shape[0], rows):
+        part, part_sq = _block_sums(block[lo : lo + rows], weights[lo : lo + rows])
+        sums += part
+        sums_sq += part_sq
+    return sums, sums_sq
 
 
 def _row_block(X, lo, hi):

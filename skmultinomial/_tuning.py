@@ -24,6 +24,11 @@ class Settings:
 
     #: Rows per block: about this many logits per block (a few hundred kB to a few MB).
     block_elements: int = 1 << 18
+    #: ...and at most this many bytes of a dense X, so that the gradient's product reads
+    #: the block from cache, where the logits' product left it (a single logit of
+    #: 200k x 50: 9.5-10.3 ms an evaluation on two threads at 16,384 rows a block, 11.8-12.1
+    #: ms at 50,000; 10 classes of 100k x 100, bound by arithmetic, alike at 2k-26k rows).
+    block_bytes: int = 1 << 22
     #: ...and at least this many rows.
     min_block_rows: int = 256
     #: Below this many multiply-adds per product, threads cost more than they save.

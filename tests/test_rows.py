@@ -106,14 +106,32 @@ def test_selected_outputs_equal_their_share_of_all_outputs(data):
 def test_moments_are_the_weighted_moments_of_the_scaled_columns(data, fmt, scale):
     X, y, _, s = data
     X = X * scale
+    X[:, 1] = 0.0  # an all-zero column
     with _tuning.override(block_elements=60, min_block_rows=1):
         rows = InMemoryRows(sp.csr_matrix(X).asformat(fmt) if fmt != "dense" else X, y, s, 3)
+    assert len(rows.blocks) > 1 or fmt == "csc"  # CSC is read as one block
     column_scale, mean, mean_sq = rows.moments()
-    expected_scale = np.abs(X).max(axis=0)
-    np.testing.assert_allclose(column_scale, np.where(expected_scale > 0, expected_scale, 1))
+    largest = np.abs(X).max(axis=0)
+    if scale == 1.0:  # the squares are in range: the moments of X itself
+        np.testing.assert_array_equal(column_scale, 1.0)
+    else:  # out of range: scaled by the columns' largest magnitudes
+        np.testing.assert_allclose(column_scale, np.where(largest > 0, largest, 1))
     Xs = X / column_scale
     np.testing.assert_allclose(mean, np.average(Xs, axis=0, weights=s), rtol=1e-12)
     np.testing.assert_allclose(mean_sq, np.average(Xs**2, axis=0, weights=s), rtol=1e-12)
+    assert mean[1] == mean_sq[1] == 0.0
+
+
+@pytest.mark.parametrize("values", [[1e-170, 3e-170], [1e120, -1e120], [1e-110, 0.0]])
+def test_moments_whose_squares_leave_the_range_are_scaled(values):
+    # squares that underflow to zero, overflow, or come near float64's smallest
+    X = np.tile(np.array([values, [1.0, 2.0]]).T, (20, 1))
+    rows = InMemoryRows(X, np.zeros(40, dtype=np.intp), np.ones(40), 2)
+    column_scale, mean, mean_sq = rows.moments()
+    assert column_scale[0] == np.abs(values).max() and column_scale[1] == 2.0
+    Xs = X / column_scale
+    np.testing.assert_allclose(mean, Xs.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(mean_sq, (Xs**2).mean(axis=0), rtol=1e-12)
 
 
 def test_a_source_without_rows_gives_zero_sums():

@@ -9,7 +9,7 @@ from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 
 from skmultinomial import SoftmaxRegressionClassifier
-from skmultinomial._targets import unique_labels
+from skmultinomial._targets import class_codes, unique_labels
 
 from conftest import TIGHT, reference_class_weight
 
@@ -392,6 +392,28 @@ def test_integer_labels_are_counted_as_np_unique_would_sort_them(y):
     assert labels.dtype == expected_labels.dtype
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_array_equal(codes, expected_codes)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, -2, 3, 7, -2, 0], dtype=np.int8),
+        np.array([0, 1, 1, 0, 1, 1], dtype=bool),
+        np.array([5, 9, 5, 9, 5, 7], dtype=np.uint16),
+        np.array([2**64 - 1, 2**64 - 3, 2**64 - 1], dtype=np.uint64),
+        np.array([-(2**63), 2**63 - 1, 0]),
+        np.array(["b", "a", "b"]),
+    ],
+    ids=["int8", "bool", "uint16", "uint64", "int64-wide", "str"],
+)
+def test_class_codes_are_searchsorted_of_the_labels_in_and_between_the_classes(y):
+    classes = np.unique(y)
+    np.testing.assert_array_equal(class_codes(classes, y), np.searchsorted(classes, y))
+    if y.dtype.kind in "iu" and y.dtype.itemsize < 8:  # values between the classes too
+        between = np.arange(int(classes[0]), int(classes[-1]) + 1).astype(y.dtype)
+        np.testing.assert_array_equal(
+            class_codes(classes, between), np.searchsorted(classes, between)
+        )
 
 
 def test_continuous_float_labels_still_get_scikit_learns_error():
