@@ -6,8 +6,10 @@ asks for the column moments of X once, to precondition, and at every evaluation 
 are split and where they live is the source's business:
 
 - :class:`InMemoryRows` (here): an in-memory X (dense or CSR/CSC) by row blocks, so
-  that temporaries stay O(block x n_outputs); large problems spread the blocks over
-  threads (BLAS single-threaded inside each block), summed in a fixed order.
+  that temporaries stay O(block x n_outputs) and a dense block (at most
+  ``settings.block_bytes``) is still in cache when the gradient's product reads it
+  after the logits' product; large problems spread the blocks over threads (BLAS
+  single-threaded inside each block), summed in a fixed order.
 - :class:`NamespaceRows` (here): a dense X of another array namespace (PyTorch, CuPy,
   array_api_strict) under array-API dispatch, summed by blocks in that namespace on
   X's device (``_arrays.py``); only the parameters and the sums cross to the host.

@@ -160,3 +160,25 @@ def test_the_tree_total_does_not_depend_on_where_subsets_were_reduced(n_parts):
         (again,) = reduce_tree(nodes, n_parts).values()
         assert again[0] == total[0] and np.array_equal(again[1], total[1]) and again[2] is None
     np.testing.assert_allclose(total[0], sum(p[0] for p in parts), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_blocks_hold_at_most_block_bytes_and_threads_are_chosen_by_logits(dtype):
+    n, p = 120_000, 40
+    X = np.ones((n, p), dtype)
+    T, s = np.zeros((n, 1), dtype), np.ones((n, 1), dtype)
+    with _tuning.override(max_threads=2):
+        rows = InMemoryRows(X, T, s, 1)
+        with _tuning.override(block_bytes=1 << 40):
+            uncapped = InMemoryRows(X, T, s, 1)
+        sparse = InMemoryRows(sp.csr_matrix(X), T, s, 1)
+    cap = _tuning.SETTINGS.block_bytes
+    assert max(block.nbytes for block in rows.blocks) <= cap
+    assert len(rows.blocks) == -(-n // (cap // (X.itemsize * p)))  # as many as the cap needs
+    assert rows.n_threads == uncapped.n_threads == 2  # 4.8M entries: threaded either way
+    assert len(uncapped.blocks) == 4  # two a thread: the logits alone would allow all of X
+    assert len(sparse.blocks) == 4  # sparse blocks are not capped by bytes
+    # the same sums, whatever the split
+    W, b = np.full((1, p), 0.01, dtype), np.zeros(1, dtype)
+    for a, c in zip(rows.loss_grad(W, b, None, SIGMOID), uncapped.loss_grad(W, b, None, SIGMOID)):
+        np.testing.assert_allclose(a, c, rtol=1e-4 if dtype == np.float32 else 1e-12)
