@@ -34,7 +34,15 @@ import scipy.sparse as sp
 from . import _tuning
 from ._dask_cluster import Cluster, _worker_threads, checked_targets, client, quiet_graphs
 from ._loss import aligned_copy
-from ._rows import InMemoryRows, RowSource, add_dicts, aligned_rows, reduce_tree, sum_in_order
+from ._rows import (
+    InMemoryRows,
+    RowSource,
+    add_dicts,
+    aligned_rows,
+    reduce_tree,
+    sum_by_blocks,
+    sum_in_order,
+)
 
 __all__ = ["DaskRows"]
 
@@ -187,7 +195,8 @@ class DaskRows(RowSource):
         return self._row_weight_sum
 
     def map_sum(self, function, **kwargs):
-        return add_dicts(self._map(function, **kwargs))  # in chunk order: the same sums
+        # in chunk order: the same sums; each chunk's by blocks, as in memory
+        return add_dicts(self._map(sum_by_blocks, sums=function, **kwargs))
 
     def loss_grad(self, W, b, outputs, link):
         if self.client is None:

@@ -48,6 +48,7 @@ __all__ = [
     "aligned_rows",
     "reduce_tree",
     "safe_scale",
+    "sum_by_blocks",
     "sum_in_order",
 ]
 
@@ -273,7 +274,21 @@ class InMemoryRows(_HostTargets, RowSource):
         return out
 
     def map_sum(self, function, **kwargs):
-        return function(self, **kwargs)
+        """``function`` on each block of rows (a source of its own), the dicts added in
+        block order: the statistics' float64 temporaries (logits, probabilities, targets)
+        are those of a block, not of all of X (they were 316 MiB beyond a float32 X of
+        76 MiB, 400k x 50 and 20 classes, when taken over all rows at once)."""
+        if len(self.blocks) <= 1:
+            return function(self, **kwargs)
+        return add_dicts(function(piece, **kwargs) for piece in self.pieces())
+
+    def pieces(self):
+        """Each block as a source of its own rows, targets, weights and clusters."""
+        for (lo, hi), block in zip(self.bounds, self.blocks):
+            clusters = None if self.clusters is None else self.clusters[lo:hi]
+            yield InMemoryRows(
+                block, self.T[lo:hi], self.s[lo:hi], self.n_outputs, 1, clusters, self.n_clusters
+            )
 
     def moments(self):
         """:meth:`RowSource.moments` in one pass over the blocks, on the source's threads:
@@ -440,7 +455,7 @@ class NamespaceRows(_HostTargets, RowSource):
                 clusters=None if self.clusters is None else self.clusters[lo:hi],
                 n_clusters=self.n_clusters,
             )
-            parts.append(function(piece, **kwargs))
+            parts.append(piece.map_sum(function, **kwargs))
         return add_dicts(parts)
 
     def data_loss(self, W, b, link):
@@ -491,6 +506,11 @@ class NamespaceRows(_HostTargets, RowSource):
             to_host(total[1]),
             None if b is None else to_host(total[2]),
         ]
+
+
+def sum_by_blocks(source, sums, **kwargs):
+    """``source.map_sum(sums, **kwargs)``: a Dask chunk's sums, block by block."""
+    return source.map_sum(sums, **kwargs)
 
 
 def add_dicts(parts):

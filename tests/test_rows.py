@@ -182,3 +182,61 @@ def test_dense_blocks_hold_at_most_block_bytes_and_threads_are_chosen_by_logits(
     W, b = np.full((1, p), 0.01, dtype), np.zeros(1, dtype)
     for a, c in zip(rows.loss_grad(W, b, None, SIGMOID), uncapped.loss_grad(W, b, None, SIGMOID)):
         np.testing.assert_allclose(a, c, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_statistics_sums_run_block_by_block_and_equal_the_sums_over_all_rows(data):
+    from skmultinomial._information import group_sums
+
+    X, y, _, s = data
+    clusters = np.arange(180) % 7
+    with _tuning.override(block_elements=90, min_block_rows=1):
+        rows = InMemoryRows(X, y, s, 3, clusters=clusters, n_clusters=7)
+    whole = InMemoryRows(X, y, s, 3, clusters=clusters, n_clusters=7)
+    assert len(rows.blocks) == 6 and len(whole.blocks) == 1
+    seen = []
+
+    def sums(piece, **kwargs):
+        seen.append(piece.n_samples)
+        return group_sums(piece, **kwargs)
+
+    theta = np.random.default_rng(3).normal(size=(2, 8))
+    kwargs = dict(
+        g=0,
+        theta=theta,
+        output_map=np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+        free=np.array([1, 2]),
+        distributions=lambda Z, T, s, g: (
+            Z - np.logaddexp.reduce(Z, axis=1, keepdims=True),
+            (T[:, None] == np.arange(3)).astype(float),
+            s,
+        ),
+        fit_intercept=True,
+        want="cluster",
+    )
+    by_blocks, at_once = rows.map_sum(sums, **kwargs), whole.map_sum(group_sums, **kwargs)
+    assert seen == [30] * 6  # one call a block, each with the block's rows only
+    assert set(by_blocks) == set(at_once)
+    for key in at_once:
+        np.testing.assert_allclose(by_blocks[key], at_once[key], rtol=1e-12, atol=1e-12)
+
+
+def test_the_fit_statistics_pass_holds_a_block_of_float64_temporaries_not_all_rows():
+    import tracemalloc
+
+    from skmultinomial import SoftmaxRegressionClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 50)).astype(np.float32)  # 19 MiB
+    y = np.argmax(X[:, :20] + rng.gumbel(size=(100_000, 20)), axis=1)  # 20 classes
+    tracemalloc.start()
+    try:
+        with _tuning.trace() as records:
+            SoftmaxRegressionClassifier().fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    (solve,) = [facts for kind, facts in records if kind == "solve"]
+    assert solve["finished_in_float64"] == []  # so the statistics pass runs in float64
+    # over all rows at once its float64 logits, log-probabilities and one-hot targets
+    # were 5 arrays of 100k x 20, 76 MiB beyond X (the rest of the fit needs about 15)
+    assert peak < X.nbytes, f"{peak / 2**20:.1f} MiB beyond X during the fit"
