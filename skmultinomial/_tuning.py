@@ -26,8 +26,9 @@ class Settings:
     block_elements: int = 1 << 18
     #: ...and at most this many bytes of a dense X, so that the gradient's product reads
     #: the block from cache, where the logits' product left it (a single logit of
-    #: 200k x 50: 9.5-10.3 ms an evaluation on two threads at 16,384 rows a block, 11.8-12.1
-    #: ms at 50,000; 10 classes of 100k x 100, bound by arithmetic, alike at 2k-26k rows).
+    #: 200k x 50, an evaluation on two threads: 6.9 ms at 10,485 rows a block, this cap,
+    #: against 9.0 ms at 50,000, and 9.4 ms at 2,621; 10 classes of 100k x 100, bound by
+    #: arithmetic, alike from 1,310 to 26,214 rows).
     block_bytes: int = 1 << 22
     #: ...and at least this many rows.
     min_block_rows: int = 256
