@@ -187,6 +187,14 @@ class _HostTargets:
     def map_target_sum(self, function, **kwargs):
         return function(self, **kwargs)  # the targets are here: no rows of X are read
 
+    def _piece(self, X, lo, hi):
+        """Rows lo:hi as an in-memory source of their own (X: those rows, on the host),
+        with their targets, weights and clusters, on one thread."""
+        clusters = None if self.clusters is None else self.clusters[lo:hi]
+        return InMemoryRows(
+            X, self.T[lo:hi], self.s[lo:hi], self.n_outputs, 1, clusters, self.n_clusters
+        )
+
 
 class InMemoryRows(_HostTargets, RowSource):
     """Sums of loss and gradient over the rows of an in-memory X, block by block.
@@ -284,10 +292,7 @@ class InMemoryRows(_HostTargets, RowSource):
     def pieces(self):
         """Each block as a source of its own rows, targets, weights and clusters."""
         for (lo, hi), block in zip(self.bounds, self.blocks):
-            clusters = None if self.clusters is None else self.clusters[lo:hi]
-            yield InMemoryRows(
-                block, self.T[lo:hi], self.s[lo:hi], self.n_outputs, 1, clusters, self.n_clusters
-            )
+            yield self._piece(block, lo, hi)
 
     def moments(self):
         """:meth:`RowSource.moments` in one pass over the blocks, on the source's threads:
@@ -306,9 +311,9 @@ class InMemoryRows(_HostTargets, RowSource):
             return _block_sums(block, w[lo:hi])
 
         parts = self._thread_map(block_sums, range(len(self.blocks)))
-        total = self.row_weight_sum()
         if not parts:
             return super().moments()
+        total = self.row_weight_sum()
         mean = sum(part[0] for part in parts) / total
         mean_sq = sum(part[1] for part in parts) / total
         zero = mean_sq == 0  # an all-zero column (not squares that all underflowed)
@@ -445,15 +450,7 @@ class NamespaceRows(_HostTargets, RowSource):
         for lo, hi in self.bounds:
             self.host_blocks += 1
             self.host_block_rows = max(self.host_block_rows, hi - lo)
-            piece = InMemoryRows(
-                to_host(self.X[lo:hi, ...]),
-                self.T[lo:hi],
-                self.s[lo:hi],
-                self.n_outputs,
-                n_threads=1,
-                clusters=None if self.clusters is None else self.clusters[lo:hi],
-                n_clusters=self.n_clusters,
-            )
+            piece = self._piece(to_host(self.X[lo:hi, ...]), lo, hi)
             parts.append(piece.map_sum(function, **kwargs))
         return add_dicts(parts)
 
