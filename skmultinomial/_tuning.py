@@ -28,7 +28,9 @@ class Settings:
     #: the block from cache, where the logits' product left it (a single logit of
     #: 200k x 50, an evaluation on two threads: 6.9 ms at 10,485 rows a block, this cap,
     #: against 9.0 ms at 50,000, and 9.4 ms at 2,621; 10 classes of 100k x 100, bound by
-    #: arithmetic, alike from 1,310 to 26,214 rows).
+    #: arithmetic, alike from 1,310 to 26,214 rows). On a host whose 480 MiB L3 holds X
+    #: whatever the blocks, the cap cost instead (10.5 against 8.9 ms without it; 17.9
+    #: against 16.0 ms for the 10 classes): kept as the guard against a shared L3.
     block_bytes: int = 1 << 22
     #: ...and at least this many rows.
     min_block_rows: int = 256
