@@ -166,5 +166,9 @@ def test_features_at_scales_1e300_and_1e_300_fit_as_unscaled_ones(kind, scale, n
         proba = clf.predict_proba(X_scaled)
         log_proba = clf.predict_log_proba(X_scaled)
     assert np.all(np.isfinite(proba)) and np.all(np.isfinite(log_proba))
-    np.testing.assert_allclose(proba, reference.predict_proba(X), rtol=0, atol=1e-8)
+    # Both fits stop where an iteration lowers the objective by less than its rounding
+    # (before max|grad| <= 1e-10 on some labels): 1.9e-8 and 2.8e-8 from the exact
+    # optimum's probabilities (Newton's) on the multi-label case at NumPy 1.23, 4.6e-8
+    # apart there; bitwise the same where the scaling's roundings are exact (NumPy 2.4).
+    np.testing.assert_allclose(proba, reference.predict_proba(X), rtol=0, atol=1e-7)
     np.testing.assert_array_equal(clf.predict(X_scaled), reference.predict(X))
