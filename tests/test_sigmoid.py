@@ -291,10 +291,10 @@ def test_binary_dict_class_weight_weighs_each_smoothed_term(cancer):
         sample_weight=np.r_[cw[1] * t, cw[0] * (1 - t)],
     )
 
-    def objective(clf):  # C * BCE of the weighted smoothed terms + ||w||^2 / 2, C = 1
-        z = clf.decision_function(X).ravel()
+    def objective(clf, k=0):  # C * BCE of the weighted smoothed terms + ||w||^2 / 2, C = 1
+        z = X @ clf.coef_[k] + clf.intercept_[k]
         terms = cw[1] * t * np.logaddexp(0, -z) + cw[0] * (1 - t) * np.logaddexp(0, z)
-        return terms.sum() + 0.5 * np.sum(clf.coef_**2)
+        return terms.sum() + 0.5 * np.sum(clf.coef_[k] ** 2)
 
     # the same optimum: LogisticRegression stops on its relative decrease, a little short
     assert objective(by_dict) <= objective(ref) * (1 + 1e-12)
@@ -302,9 +302,13 @@ def test_binary_dict_class_weight_weighs_each_smoothed_term(cancer):
     by_list = SigmoidMultiLabelClassifier(class_weight=[cw, cw], label_smoothing=eps, **TIGHT).fit(
         X, np.column_stack([y, y])
     )
-    np.testing.assert_allclose(by_list.coef_[0], by_dict.coef_[0], rtol=1e-6, atol=1e-8)
-    softmax = SoftmaxRegressionClassifier(class_weight=cw, label_smoothing=eps, **TIGHT)
-    np.testing.assert_allclose(softmax.fit(X, y).coef_, by_dict.coef_, rtol=1e-6, atol=1e-8)
+    softmax = SoftmaxRegressionClassifier(class_weight=cw, label_smoothing=eps, **TIGHT).fit(X, y)
+    # the same optimum: the objective to rounding; the coefficients to what tol leaves
+    # of them here (each of these fits stops about 3.5e-6 from Newton's optimum, measured:
+    # two labels' products side by side round otherwise and may stop elsewhere in it)
+    for other in (by_list, softmax):
+        assert objective(other) == pytest.approx(objective(by_dict), rel=1e-12)
+        np.testing.assert_allclose(other.coef_[0], by_dict.coef_[0], rtol=0, atol=1e-5)
 
 
 def test_threshold_with_multiclass_labels_is_refused(wine):
