@@ -25,7 +25,7 @@ from joblib import Parallel, delayed
 from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
 from sklearn.model_selection import check_cv
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -251,7 +251,11 @@ class CrossValidatedC:
         score = {} if sample_weight is None else {"sample_weight": sample_weight}
         return Bunch(splitter=Bunch(split={}), scorer=Bunch(score=score))
 
-    def score(self, X, y, sample_weight=None):
+    # score's sample_weight is the scorer's to request (with metadata routing enabled),
+    # not the estimator's: LogisticRegressionCV's convention
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+
+    def score(self, X, y, sample_weight=None, **score_params):
         """The score that chose C, on ``(X, y)``; for several labels, their mean.
 
         ``scoring``'s scorer, or for ``scoring=None`` minus the mean cross-entropy of the
@@ -265,7 +269,12 @@ class CrossValidatedC:
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets, as for ``fit``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in the score.
+            Weights of the samples in the score. With metadata routing enabled, a
+            ``scoring`` scorer gets them only if it requests them
+            (``set_score_request(sample_weight=True)``), as in ``LogisticRegressionCV``;
+            the default score always weighs by them.
+        **score_params : dict
+            With metadata routing enabled, further metadata that the scorer requests.
 
         Returns
         -------
@@ -273,8 +282,16 @@ class CrossValidatedC:
             The score (greater is better).
         """
         check_is_fitted(self)
+        _raise_for_params(score_params, self, "score")
         scorer = self._default_scorer if self.scoring is None else get_scorer(self.scoring)
-        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        own = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if _routing_enabled():
+            if self.scoring is not None:
+                score_params, own = {**score_params, **own}, {}
+            routed = process_routing(self, "score", **score_params).scorer.score
+            params = {**routed, **own}
+        else:
+            params = own
         scores = [
             _with_labels(scorer, view.classes_)(view, X, targets, **params)
             for view, targets in self._group_views(self, y)

@@ -9,6 +9,7 @@ import pytest
 import sklearn
 from hypothesis import settings
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.linear_model import LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 # Property-based tests draw the same examples on every run (CI stays reproducible); set
@@ -32,6 +33,24 @@ def reference_class_weight(class_weight, y, sample_weight):
     classes = np.unique(y)
     counts = np.array([sample_weight[y == c].sum() for c in classes])
     return dict(zip(classes.tolist(), counts.sum() / (len(classes) * counts)))
+
+
+def lrcv(**params):
+    """LogisticRegressionCV with the L2 penalty and today's attributes, whatever its version."""
+    extra = {"l1_ratios": (0,), "use_legacy_attributes": False} if SKLEARN_VERSION >= (1, 8) else {}
+    return LogisticRegressionCV(**params, **extra)
+
+
+def lrcv_scores(fitted):
+    """``scores_`` of LogisticRegressionCV as (n_folds, n_Cs), whatever its version."""
+    scores = fitted.scores_
+    scores = next(iter(scores.values())) if isinstance(scores, dict) else scores
+    return scores.reshape(scores.shape[0], -1)
+
+
+def lrcv_C(fitted):
+    """``C_`` of LogisticRegressionCV as a float, whatever its version."""
+    return float(np.ravel(fitted.C_)[0])
 
 
 def _standardised(loader):

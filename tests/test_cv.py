@@ -1,6 +1,7 @@
 """SoftmaxRegressionCV and SigmoidMultiLabelCV against LogisticRegressionCV, its one-vs-rest
 form, and GridSearchCV over our own estimators on the same folds."""
 
+import re
 import warnings
 
 import numpy as np
@@ -9,7 +10,6 @@ import scipy.sparse as sp
 from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.model_selection import (
@@ -33,7 +33,7 @@ from skmultinomial import (
 )
 from skmultinomial.metrics import binary_cross_entropy_scorer, cross_entropy_scorer
 
-from conftest import SKLEARN_VERSION, reference_class_weight
+from conftest import lrcv, lrcv_C, lrcv_scores, reference_class_weight
 
 TIGHT = {"tol": 1e-8, "max_iter": 10_000}
 # Up to C=10: beyond, nearly separable labels leave the objective so flat that two
@@ -69,22 +69,6 @@ def _folds(X, y, n=3):
     return list(splitter.split(X, y))
 
 
-def _lrcv(**params):
-    extra = {"l1_ratios": (0,), "use_legacy_attributes": False} if SKLEARN_VERSION >= (1, 8) else {}
-    return LogisticRegressionCV(**params, **extra)
-
-
-def _lrcv_scores(lrcv):
-    """``scores_`` of LogisticRegressionCV as (n_folds, n_Cs), whatever its version."""
-    scores = lrcv.scores_
-    scores = next(iter(scores.values())) if isinstance(scores, dict) else scores
-    return scores.reshape(scores.shape[0], -1)
-
-
-def _lrcv_C(lrcv):
-    return float(np.ravel(lrcv.C_)[0])
-
-
 # --- the same choice and scores as scikit-learn's ------------------------------------
 
 
@@ -98,10 +82,10 @@ def test_softmax_cv_chooses_the_C_and_scores_of_logistic_regression_cv(digits, w
     params = {"Cs": CS, "cv": folds, "scoring": "neg_log_loss"}
     ours = SoftmaxRegressionCV(**params, class_weight="balanced", **TIGHT).fit(X, y, **weights)
     balanced = reference_class_weight("balanced", y, weights.get("sample_weight"))
-    ref = _lrcv(**params, class_weight=balanced, tol=1e-10, max_iter=10_000)
+    ref = lrcv(**params, class_weight=balanced, tol=1e-10, max_iter=10_000)
     ref.fit(X, y, **weights)
-    assert ours.C_ == _lrcv_C(ref)
-    np.testing.assert_allclose(ours.scores_, _lrcv_scores(ref), atol=1e-5)
+    assert ours.C_ == lrcv_C(ref)
+    np.testing.assert_allclose(ours.scores_, lrcv_scores(ref), atol=1e-5)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
 
 
@@ -110,9 +94,9 @@ def test_softmax_cv_of_two_classes_is_logistic_regression_cv():
     X = StandardScaler().fit_transform(X)
     folds = _folds(X, y)
     ours = SoftmaxRegressionCV(Cs=CS, cv=folds, scoring="neg_log_loss", **TIGHT).fit(X, y)
-    ref = _lrcv(Cs=CS, cv=folds, scoring="neg_log_loss", tol=1e-10, max_iter=10_000).fit(X, y)
-    assert ours.C_ == _lrcv_C(ref) and ours.coefs_paths_.shape == (3, 5, 1, 31)
-    np.testing.assert_allclose(ours.scores_, _lrcv_scores(ref), atol=1e-5)
+    ref = lrcv(Cs=CS, cv=folds, scoring="neg_log_loss", tol=1e-10, max_iter=10_000).fit(X, y)
+    assert ours.C_ == lrcv_C(ref) and ours.coefs_paths_.shape == (3, 5, 1, 31)
+    np.testing.assert_allclose(ours.scores_, lrcv_scores(ref), atol=1e-5)
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
 
 
@@ -125,12 +109,12 @@ def test_sigmoid_cv_chooses_each_labels_C_as_one_vs_rest_logistic_regression_cv(
     folds = _folds(X, Y)
     ours = SigmoidMultiLabelCV(Cs=CS, cv=folds, scoring="neg_log_loss", **TIGHT).fit(X, Y)
     ref = OneVsRestClassifier(
-        _lrcv(Cs=CS, cv=folds, scoring="neg_log_loss", tol=1e-10, max_iter=10_000)
+        lrcv(Cs=CS, cv=folds, scoring="neg_log_loss", tol=1e-10, max_iter=10_000)
     ).fit(X, Y)
-    np.testing.assert_array_equal(ours.C_, [_lrcv_C(e) for e in ref.estimators_])
+    np.testing.assert_array_equal(ours.C_, [lrcv_C(e) for e in ref.estimators_])
     assert len(set(ours.C_)) > 1  # the labels do not all want the same C
     for label, estimator in enumerate(ref.estimators_):
-        np.testing.assert_allclose(ours.scores_[label], _lrcv_scores(estimator), atol=1e-5)
+        np.testing.assert_allclose(ours.scores_[label], lrcv_scores(estimator), atol=1e-5)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
 
@@ -273,8 +257,8 @@ def test_any_scorer_scores_the_path_as_logistic_regression_cv_does(labels):
     folds = _folds(X, Y)
     for scoring in ("accuracy", "neg_log_loss"):
         ours = SigmoidMultiLabelCV(Cs=CS, cv=folds, scoring=scoring, **TIGHT).fit(X, Y)
-        ref = _lrcv(Cs=CS, cv=folds, scoring=scoring, tol=1e-10, max_iter=10_000)
-        np.testing.assert_allclose(ours.scores_[4], _lrcv_scores(ref.fit(X, Y[:, 4])), atol=1e-6)
+        ref = lrcv(Cs=CS, cv=folds, scoring=scoring, tol=1e-10, max_iter=10_000)
+        np.testing.assert_allclose(ours.scores_[4], lrcv_scores(ref.fit(X, Y[:, 4])), atol=1e-6)
 
 
 def test_a_scorer_is_told_the_labels_a_fold_lacks(labels):
@@ -428,10 +412,52 @@ def test_metadata_routing_gives_groups_to_the_splitter_and_weights_to_the_scorer
         scorer = get_scorer("accuracy").set_score_request(sample_weight=True)
         routed = SoftmaxRegressionCV(Cs=CS, cv=GroupKFold(3), scoring=scorer)
         routed.set_fit_request(sample_weight=True).fit(X, y, sample_weight=w, groups=groups)
-        ref = _lrcv(Cs=CS, cv=GroupKFold(3), scoring=scorer, max_iter=1000)
+        ref = lrcv(Cs=CS, cv=GroupKFold(3), scoring=scorer, max_iter=1000)
         ref.set_fit_request(sample_weight=True).fit(X, y, sample_weight=w, groups=groups)
     np.testing.assert_allclose(routed.scores_, expected.scores_)
-    np.testing.assert_allclose(routed.scores_, _lrcv_scores(ref), atol=0.02)  # accuracy
+    np.testing.assert_allclose(routed.scores_, lrcv_scores(ref), atol=0.02)  # accuracy
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_score_routes_weights_to_the_scorer_as_logistic_regression_cv_does(
+    digits, labels, multilabel
+):
+    # scikit-learn's test_lr_cv_scores_differ_when_sample_weight_is_requested: with routing,
+    # score's sample_weight goes to the scorer that requests it and is refused otherwise
+    X, y = labels if multilabel else digits
+    (X, X_fit), (y, y_fit) = (X[400:], X[:400]), (y[400:], y[:400])  # scored on held-out rows
+    Model = SigmoidMultiLabelCV if multilabel else SoftmaxRegressionCV
+    w = np.random.default_rng(5).uniform(0.2, 3.0, size=len(X))
+    accuracy = get_scorer("accuracy")
+    with config_context(enable_metadata_routing=True):
+        ignoring = get_scorer("accuracy").set_score_request(sample_weight=False)
+        requesting = get_scorer("accuracy").set_score_request(sample_weight=True)
+        unweighted = Model(Cs=CS, scoring=ignoring).fit(X_fit, y_fit)
+        weighted = Model(Cs=CS, scoring=requesting).fit(X_fit, y_fit)
+        message = f"{Model.__name__}.score got unexpected argument(s) {{'sample_weight'}}"
+        with pytest.raises(TypeError, match=re.escape(message)):
+            unweighted.score(X, y, sample_weight=w)
+        if not multilabel:
+            ref = lrcv(Cs=CS, scoring=ignoring, max_iter=1000).fit(X_fit, y_fit)
+            with pytest.raises(TypeError, match="not routed to any object"):
+                ref.score(X, y, sample_weight=w)
+        routed = [weighted.score(X, y, sample_weight=w), unweighted.score(X, y)]
+        default = Model(Cs=CS).fit(X_fit, y_fit)
+        default_weighted = default.score(X, y, sample_weight=w)
+        with pytest.raises(TypeError, match="not routed to any object"):
+            default.score(X, y, sample_weight=w, extra=1)
+    views = weighted._group_views(weighted, y)
+    expected = np.mean([accuracy(m, X, t, sample_weight=w) for m, t in views])
+    np.testing.assert_allclose(routed[0], expected)
+    assert routed[0] != routed[1]
+    np.testing.assert_allclose(routed[1], weighted.score(X, y))  # no routing: no weights given
+    own = binary_cross_entropy_scorer if multilabel else cross_entropy_scorer
+    views = default._group_views(default, y)
+    np.testing.assert_allclose(
+        default_weighted, np.mean([own(m, X, t, sample_weight=w) for m, t in views])
+    )
+    with pytest.raises(ValueError, match="enable_metadata_routing"):
+        default.score(X, y, extra=1)
 
 
 def test_metadata_without_routing_is_refused_as_logistic_regression_cv_refuses_it(digits):
@@ -439,7 +465,7 @@ def test_metadata_without_routing_is_refused_as_logistic_regression_cv_refuses_i
     with pytest.raises(ValueError, match="enable_metadata_routing") as ours:
         SoftmaxRegressionCV(cv=GroupKFold(3)).fit(X, y, groups=np.arange(y.size) % 7)
     with pytest.raises(ValueError, match="enable_metadata_routing"):
-        _lrcv(cv=GroupKFold(3)).fit(X, y, groups=np.arange(y.size) % 7)
+        lrcv(cv=GroupKFold(3)).fit(X, y, groups=np.arange(y.size) % 7)
     assert "SoftmaxRegressionCV" in str(ours.value)
 
 
