@@ -283,15 +283,12 @@ class CrossValidatedC:
         """
         check_is_fitted(self)
         _raise_for_params(score_params, self, "score")
-        scorer = self._default_scorer if self.scoring is None else get_scorer(self.scoring)
-        own = {} if sample_weight is None else {"sample_weight": sample_weight}
-        if _routing_enabled():
-            if self.scoring is not None:
-                score_params, own = {**score_params, **own}, {}
-            routed = process_routing(self, "score", **score_params).scorer.score
-            params = {**routed, **own}
-        else:
-            params = own
+        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if _routing_enabled() and self.scoring is not None:
+            params = process_routing(self, "score", **score_params, **params).scorer.score
+        elif _routing_enabled():  # the default score weighs, and requests nothing else
+            process_routing(self, "score", **score_params)  # refuses what is not routed
+        scorer = self._scorer()
         scores = [
             _with_labels(scorer, view.classes_)(view, X, targets, **params)
             for view, targets in self._group_views(self, y)
@@ -306,7 +303,6 @@ class CrossValidatedC:
         routing : MetadataRouter
             The splitter's and the scorer's requests, as scikit-learn routes them.
         """
-        scorer = self._default_scorer if self.scoring is None else get_scorer(self.scoring)
         return (
             MetadataRouter(owner=type(self).__name__)
             .add_self_request(self)
@@ -315,12 +311,16 @@ class CrossValidatedC:
                 method_mapping=MethodMapping().add(caller="fit", callee="split"),
             )
             .add(
-                scorer=scorer,
+                scorer=self._scorer(),
                 method_mapping=MethodMapping()
                 .add(caller="fit", callee="score")
                 .add(caller="score", callee="score"),
             )
         )
+
+    def _scorer(self):
+        """``scoring``'s scorer, or the default score's."""
+        return self._default_scorer if self.scoring is None else get_scorer(self.scoring)
 
     # --- hooks of the subclasses ----------------------------------------------------
 

@@ -15,7 +15,7 @@ from sklearn import config_context
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import get_scorer
+from sklearn.metrics import brier_score_loss, get_scorer
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import LabelEncoder, scale
@@ -30,7 +30,7 @@ NEEDS_BRIER_LABELS = pytest.mark.skipif(
 )
 
 
-def _exact(X, y, **params):
+def _exact(**params):
     """The optimum, by Newton's method to the last digits."""
     return LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000, **params)
 
@@ -49,7 +49,7 @@ def test_logistic_cv(seed):
     cv = SoftmaxRegressionCV(Cs=[1.0], cv=n_cv, scoring="neg_log_loss", **tight).fit(X, y)
     model = SoftmaxRegressionClassifier(C=1.0, **tight).fit(X, y)
     np.testing.assert_array_almost_equal(model.coef_, cv.coef_)
-    exact = _exact(X, y, C=1.0, fit_intercept=False).fit(X, y)
+    exact = _exact(C=1.0, fit_intercept=False).fit(X, y)
     np.testing.assert_allclose(cv.coef_, exact.coef_, rtol=1e-6)
     assert cv.coef_.shape == (1, n_features)
     np.testing.assert_array_equal(cv.classes_, [-1, 1])
@@ -151,8 +151,6 @@ def test_multinomial_cv_iris_brier_score_on_folds_missing_classes():
 @pytest.mark.parametrize("enable_metadata_routing", [False, True])
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_logistic_cv_folds_with_classes_missing(enable_metadata_routing, n_classes):
-    from sklearn.metrics import brier_score_loss
-
     with config_context(enable_metadata_routing=enable_metadata_routing):
         y = np.array(["a", "a", "b", "b", "c", "c"])[: 2 * n_classes]
         X = np.arange(2 * n_classes)[:, None].astype(float)
@@ -214,7 +212,7 @@ def test_logistic_regression_cv_refit(seed):
     model = SoftmaxRegressionClassifier(C=1.0, **tight).fit(X, y)
     # scikit-learn's test uses saga; at tol=1e-12 L-BFGS (ours and scikit-learn's)
     # stops where the objective's rounding hides its decrease, about 1e-7 from the optimum
-    exact = _exact(X, y, C=1.0).fit(X, y)
+    exact = _exact(C=1.0).fit(X, y)
     for fitted in (cv, model):
         np.testing.assert_allclose(fitted.coef_, exact.coef_, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(cv.coef_, model.coef_, rtol=1e-5, atol=1e-6)
