@@ -134,20 +134,29 @@ class Workspace:
 
     def __init__(self):
         self._buffers = {}
+        self._views = {}  # (name, shape, dtype) -> the view of its buffer last returned
 
     def get(self, name, shape, dtype):
         """A C-contiguous, 64-byte aligned array of this shape and dtype; contents undefined.
 
         The alignment is fixed because BLAS and NumPy pick their kernels (and so the
         order of their roundings) by it: fits that run side by side, with buffers at
-        different addresses, then still give identical results.
+        different addresses, then still give identical results. The view of each shape
+        is kept: a fit asks for the same few shapes at every block (building the view
+        each time took 3.6 us a call, 25 us of a 330 us evaluation on the digits).
         """
-        size = math.prod(shape)  # np.prod costs 8 us a call, 7 calls an evaluation
+        view = self._views.get((name, shape, dtype))
+        if view is not None:
+            return view
+        size = math.prod(shape)
         key = (name, dtype)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = self._buffers[key] = aligned_empty(size, dtype)
-        return buffer[:size].reshape(shape)
+            # views of the smaller buffer no longer share memory with this name's
+            self._views = {k: v for k, v in self._views.items() if k[0] != name or k[2] != dtype}
+        view = self._views[name, shape, dtype] = buffer[:size].reshape(shape)
+        return view
 
     def arange(self, n):
         """``np.arange(n)``, cached."""

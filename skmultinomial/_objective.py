@@ -213,11 +213,12 @@ class Preconditioner:
     def to_theta(self, W, b):
         return W * self.d, (None if b is None else b + W @ self.mu)
 
-    def grad_to_theta(self, gW, gb):
-        """Chain rule: the gradient in theta from the gradient in (W, b)."""
+    def grad_to_theta(self, gW, gb, out=None):
+        """Chain rule: the gradient in theta from the gradient in (W, b); the gradient
+        in theta_W is written to ``out`` if given."""
         if gb is not None:
             gW = gW - np.outer(gb, self.mu)
-        return gW / self.d, gb
+        return np.divide(gW, self.d, out=out), gb
 
 
 class Objective:
@@ -350,15 +351,18 @@ class Objective:
         ``grad_g`` is the gradient with respect to the flat parameters ``x_g``.
         """
         order = sorted(batch)
-        theta = [self.unpack(batch[g]) for g in order]
-        W, b = self.preconditioner.to_model(
-            np.vstack([t[0] for t in theta]),
-            np.concatenate([t[1] for t in theta]) if self.fit_intercept else None,
-        )
-        outputs = np.concatenate([self.groups[g] for g in order])
+        if len(order) == 1:  # one group: no stacking (small fits run this every step)
+            theta_W, theta_b = self.unpack(batch[order[0]])
+            outputs = self.groups[order[0]]
+        else:
+            theta = [self.unpack(batch[g]) for g in order]
+            theta_W = np.vstack([t[0] for t in theta])
+            theta_b = np.concatenate([t[1] for t in theta]) if self.fit_intercept else None
+            outputs = np.concatenate([self.groups[g] for g in order])
+        W, b = self.preconditioner.to_model(theta_W, theta_b)
         loss, gW, gb = self.rows.loss_grad(
-            W.astype(self.dtype),
-            None if b is None else b.astype(self.dtype),
+            W.astype(self.dtype, copy=False),
+            None if b is None else b.astype(self.dtype, copy=False),
             None if len(outputs) == self.problem.n_outputs else outputs,
             self.link,
         )
@@ -368,8 +372,8 @@ class Objective:
             S = self.S[g]
             data = (
                 float(np.sum(loss[rows]) if self.link.separable else loss) / S,
-                gW[rows].astype(np.float64) / S,
-                None if gb is None else gb[rows].astype(np.float64) / S,
+                gW[rows].astype(np.float64, copy=False) / S,
+                None if gb is None else gb[rows].astype(np.float64, copy=False) / S,
             )
             self._last[g, self.dtype] = (batch[g].copy(), self.preconditioner, data)
             out[g] = self._with_penalty(g, W[rows], *data)
@@ -381,8 +385,12 @@ class Objective:
         if self.penalised:
             f = f + self.alpha[g] * self.penalty.value(W)
             gW = gW + self.alpha[g] * self.penalty.gradient(W)
-        gW, gb = self.preconditioner.grad_to_theta(gW, gb)
-        return f, np.concatenate([gW.ravel(), [] if gb is None else gb])
+        n_coef = gW.size
+        grad = np.empty(n_coef + (0 if gb is None else gb.size))
+        self.preconditioner.grad_to_theta(gW, gb, out=grad[:n_coef].reshape(gW.shape))
+        if gb is not None:
+            grad[n_coef:] = gb
+        return f, grad
 
     def at_last_point(self, init, xs):
         """``[(f_g, grad_g)]`` at ``xs`` (the flat parameters of ``init = (coef,

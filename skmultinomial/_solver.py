@@ -114,10 +114,12 @@ class _GroupState:
         self.non_finite = False  # an evaluation gave NaN or infinity
         self.stop, self.message = None, ""
 
-    def observe(self, x, f, grad):
+    def observe(self, x, f, grad, largest):
+        """Record an evaluation at ``x``; ``largest`` is ``max|grad|`` (NaN or infinite
+        exactly when some entry of ``grad`` is)."""
         if not self.curve:
             self.curve.append(f)  # the first evaluation of a group is its start
-        finite = np.isfinite(f) and np.all(np.isfinite(grad))
+        finite = np.isfinite(f) and np.isfinite(largest)
         if finite and (self.best is None or f < self.best[0]):
             self.best = (f, x.copy(), grad)
         self.non_finite |= not finite
@@ -385,8 +387,9 @@ class LBFGSSolver:
             else:
                 x = u * scale
                 f, grad = evaluate_one(x)
-            state.observe(x, f, grad)
-            if _max_abs(grad) <= state.threshold:
+            largest = _max_abs(grad)
+            state.observe(x, f, grad, largest)
+            if largest <= state.threshold:
                 raise _GradientTestPassed(x.copy(), f)
             return f, grad * scale
 
