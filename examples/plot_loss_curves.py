@@ -39,9 +39,9 @@ for data, name, style in [(X, "raw", "-"), (X_std, "standardised", "--")]:
     left.semilogy(
         np.maximum(gap, 1e-16),
         style,
-        label=f"{name}: ours {clf.n_iter_} iterations (LogisticRegression {ref.n_iter_[0]})",
+        label=f"{name}: ours {clf.n_iter_[0]} iterations (LogisticRegression {ref.n_iter_[0]})",
     )
-    print(f"{name:13s} ours {clf.n_iter_:5d} iterations, LogisticRegression {ref.n_iter_[0]:5d}")
+    print(f"{name:13s} ours {clf.n_iter_[0]:5d} iterations, LogisticRegression {ref.n_iter_[0]:5d}")
 left.set_xlabel("L-BFGS iteration")
 left.set_ylabel("objective - final")
 left.set_title("Softmax on breast cancer, tol=1e-8")

@@ -217,7 +217,7 @@ class _LinearNLLClassifier(
         n_iter = np.array([r.n_iter for r in results], dtype=np.int32)
         curves = [[float(v) for v in r.curve] for r in results]
         self.loss_curve_ = curves[0] if self._single_problem else curves
-        self.n_iter_ = int(n_iter[0]) if self._single_problem else rows.fitted_array(n_iter)
+        self.n_iter_ = rows.fitted_array(n_iter)  # shape (1,) for one problem, as scikit-learn's
         for name in ("cov_params_", "_summary_", "_inference_"):  # of an earlier fit
             if hasattr(self, name):
                 delattr(self, name)

@@ -40,8 +40,8 @@ class InferenceMixin:
 
     #: How the outputs of the summary table are named: "class" or "label".
     _summary_output_name = "class"
-    #: The estimator is one L-BFGS problem: ``n_iter_`` is an int, ``loss_curve_`` a
-    #: list and ``cov_params_`` one matrix (else an array, a list and a matrix per group).
+    #: The estimator is one L-BFGS problem: ``loss_curve_`` is a list and
+    #: ``cov_params_`` one matrix (else a list and a matrix per group).
     _single_problem = False
 
     def summary(self, alpha=0.05):

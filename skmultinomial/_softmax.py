@@ -120,8 +120,9 @@ class SoftmaxRegressionClassifier(_LinearNLLClassifier):
         Weights, in the dtype of the training data (float32 or float64).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
-    n_iter_ : int
-        Number of L-BFGS iterations run.
+    n_iter_ : ndarray of shape (1,)
+        Number of L-BFGS iterations run (one problem: one entry, as
+        ``LogisticRegression``'s).
     loss_curve_ : list of float
         The objective L-BFGS minimises (the objective above divided by
         ``C * sum_i s_i``: the weighted mean cross-entropy plus the scaled penalty) at

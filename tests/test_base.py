@@ -176,7 +176,7 @@ def test_verbose_ends_with_one_line_that_says_whether_the_fit_converged(wine, ca
     clf = SoftmaxRegressionClassifier(verbose=1).fit(X, y)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("[SoftmaxRegressionClassifier] converged (")
-    assert f"after {clf.n_iter_} iteration(s)" in last and "tol=1e-05" in last
+    assert f"after {clf.n_iter_[0]} iteration(s)" in last and "tol=1e-05" in last
     with pytest.warns(ConvergenceWarning):
         SigmoidMultiLabelClassifier(verbose=1, max_iter=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
