@@ -143,7 +143,7 @@ class Workspace:
         order of their roundings) by it: fits that run side by side, with buffers at
         different addresses, then still give identical results. The view of each shape
         is kept: a fit asks for the same few shapes at every block (building the view
-        each time took 3.6 us a call, 25 us of a 330 us evaluation on the digits).
+        took 1.7 us a call, returning the kept one 0.6 us; 7 calls an evaluation).
         """
         view = self._views.get((name, shape, dtype))
         if view is not None:
